@@ -1,0 +1,23 @@
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint
+
+# One virtual environment with everything: torch first, pinned to the CPU build on this disk,
+# so that nothing later asks for a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed  ## run the demo against local fake networks
+	$(BIN)/social-crm demo
+
+test: $(VENV)/.installed  ## run the test suite
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

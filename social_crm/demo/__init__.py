@@ -1,0 +1,191 @@
+"""`social-crm demo`: the whole bot against local fake networks, with no credentials."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from contextlib import ExitStack
+from importlib.resources import files
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import func, select
+
+from connectors.fakes.mastodon import FakeMastodon
+from connectors.fakes.reddit import FakeReddit
+from social_crm.config import Settings, bundled_config, load_config
+from social_crm.customers import import_customers
+from social_crm.daemon import Daemon
+from social_crm.db import Database
+from social_crm.demo.script import ACCOUNTS, SCRIPT
+from social_crm.demo.sinks import SmtpSink, WebhookSink
+from social_crm.escalation import list_alerts
+from social_crm.models import Delivery, MentionRecord
+from social_crm.reports import ambassador_table, short_text
+
+LOGGER = logging.getLogger(__name__)
+STEP_SECONDS = 0.4
+
+
+def run_demo(*, console: Console, seconds: float | None = None) -> None:
+    """Start the fakes and sinks, publish the script, run the daemon, print the results."""
+    with ExitStack() as stack:
+        reddit = stack.enter_context(FakeReddit())
+        mastodon = stack.enter_context(FakeMastodon(owner="brewly"))
+        smtp = stack.enter_context(SmtpSink())
+        webhook = stack.enter_context(WebhookSink())
+        for username, (domain, display_name, followers) in ACCOUNTS.items():
+            mastodon.add_account(
+                username, display_name=display_name, followers=followers, remote_domain=domain
+            )
+        os.environ.update(
+            SOCIAL_CRM_DEMO_REDDIT_URL=reddit.url,
+            SOCIAL_CRM_DEMO_MASTODON_URL=mastodon.url,
+            SOCIAL_CRM_DEMO_SMTP_PORT=str(smtp.port),
+            SOCIAL_CRM_DEMO_WEBHOOK_URL=webhook.url,
+        )
+        config_path = bundled_config("demo.yaml")
+        settings = load_config(config_path)
+        database = settings.resolved_data_dir / "social_crm.sqlite"
+        for leftover in database.parent.glob(database.name + "*"):
+            leftover.unlink()  # every demo starts from an empty database
+        console.print(
+            f"[bold]social-crm demo[/]: fake Reddit at {reddit.url}, fake Mastodon at "
+            f"{mastodon.url}, database {database}"
+        )
+
+        daemon = Daemon(settings)
+        daemon.start()
+        customers = Path(str(files("social_crm.demo") / "customers.csv"))
+        with daemon.db.transaction() as session:
+            imported = import_customers(session, customers)
+        console.print(f"imported {imported.created} customers from the sample CRM file {customers}")
+
+        published: list[str] = []
+        publisher = threading.Thread(
+            target=_publish, args=(reddit, mastodon, published), daemon=True
+        )
+        started = time.monotonic()
+        first_alert: list[float] = []
+        status = console.status("starting")
+
+        def tick() -> bool:
+            stored, pending, alerts = _progress(daemon)
+            if alerts and not first_alert:
+                first_alert.append(time.monotonic() - started)
+            status.update(
+                f"published {len(published)}/{len(SCRIPT)}  stored {stored}  "
+                f"alerts {alerts}  emails {len(smtp.messages)}  webhooks {len(webhook.payloads)}"
+            )
+            finished = len(published) == len(SCRIPT) and stored == len(SCRIPT) and pending == 0
+            timed_out = seconds is not None and time.monotonic() - started >= seconds
+            return finished or timed_out
+
+        with status:
+            publisher.start()
+            daemon.run(tick=tick)
+        daemon.score()  # the ranking as of the last mention, not of the last scheduled run
+        _report(console, settings, smtp, webhook, time.monotonic() - started, first_alert)
+
+
+def _publish(reddit: FakeReddit, mastodon: FakeMastodon, published: list[str]) -> None:
+    ids: dict[str, str] = {}
+    for step in SCRIPT:
+        time.sleep(STEP_SECONDS)
+        published.append(step.publish(reddit, mastodon, ids))
+
+
+def _progress(daemon: Daemon) -> tuple[int, int, int]:
+    """(mentions stored, mentions or deliveries still in the pipeline, alerts delivered)."""
+    with daemon.db.transaction() as session:
+        stored = session.scalar(select(func.count()).select_from(MentionRecord)) or 0
+        unprocessed = (
+            session.scalar(
+                select(func.count())
+                .select_from(MentionRecord)
+                .where(MentionRecord.escalated_at.is_(None))
+            )
+            or 0
+        )
+        pending = (
+            session.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+            )
+            or 0
+        )
+        delivered = (
+            session.scalar(
+                select(func.count(func.distinct(Delivery.alert_id))).where(
+                    Delivery.status == "sent"
+                )
+            )
+            or 0
+        )
+    return stored, unprocessed + pending, delivered
+
+
+def _report(
+    console: Console,
+    settings: Settings,
+    smtp: SmtpSink,
+    webhook: WebhookSink,
+    elapsed: float,
+    first_alert: list[float],
+) -> None:
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        table = Table(
+            "id",
+            "author",
+            "customer",
+            "mentions",
+            "text",
+            "sent to",
+            title="Alerts for the community team",
+        )
+        for alert in list_alerts(session):
+            mention = alert.first_mention
+            if mention is None:
+                continue  # health alerts: the demo's fake networks do not fail
+            customer = mention.author.customer
+            table.add_row(
+                str(alert.id),
+                mention.author.handle,
+                f"{customer.name} ({customer.tier})" if customer else "",
+                str(alert.mention_count),
+                short_text(mention.text, 48),
+                ", ".join(d.channel for d in alert.deliveries if d.status == "sent"),
+            )
+        ranking = ambassador_table(session, limit=10)
+    db.close()
+    console.print(table)
+    for message in smtp.messages:
+        console.print(f"  email received: {escape(message['Subject'])}")
+    console.print(f"  webhook posts received: {len(webhook.payloads)}")
+    ambassadors = Table(
+        "rank",
+        "author",
+        "customer",
+        "score",
+        "positive",
+        "negative",
+        "reach",
+        title="Ambassador ranking for marketing",
+    )
+    for rank, _network, author, customer, score, positive, negative, reach, _last in ranking:
+        ambassadors.add_row(
+            str(rank), author, customer, score, str(positive), str(negative), str(reach)
+        )
+    console.print(ambassadors)
+    if first_alert:
+        console.print(
+            f"first alert delivered {first_alert[0]:.1f} s after start; demo took {elapsed:.1f} s"
+        )
+    console.print(
+        "explore the demo database: social-crm alerts list -c config/demo.yaml; "
+        "social-crm ambassadors list -c config/demo.yaml --format csv"
+    )

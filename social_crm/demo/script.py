@@ -1,0 +1,116 @@
+"""The demo's scripted stream: what people say about Brewly, in the order they say it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connectors.fakes.mastodon import FakeMastodon
+from connectors.fakes.reddit import FakeReddit
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One published post; ``publish`` returns its id on the fake network."""
+
+    network: str
+    author: str
+    text: str
+    publish: Callable[[FakeReddit, FakeMastodon, dict[str, str]], str]
+
+
+ACCOUNTS = {
+    # username: (remote instance, display name, followers)
+    "anna": ("mastodon.nl", "Anna de Vries", 1200),
+    "bob": ("fosstodon.org", "Bob Miller", 85),
+    "coffeegeek": ("mastodon.social", "The Coffee Geek", 15000),
+    "lotte": ("mastodon.nl", "Lotte", 40),
+}
+
+
+def reddit_post(key: str, subreddit: str, author: str, title: str, body: str = "") -> Step:
+    """A new submission, remembered as ``key`` for replies."""
+    return Step(
+        "reddit",
+        author,
+        title,
+        lambda r, m, ids: ids.setdefault(
+            key, r.submit(subreddit, author=author, title=title, selftext=body)
+        ),
+    )
+
+
+def reddit_reply(parent: str, author: str, body: str) -> Step:
+    """A comment under the post or comment remembered as ``parent``."""
+    return Step(
+        "reddit", author, body, lambda r, m, ids: r.comment(ids[parent], author=author, body=body)
+    )
+
+
+def toot(user: str, text: str, *, mention: str | None = None) -> Step:
+    """A Mastodon status by one of ACCOUNTS (hashtags in the text are tags)."""
+    author = f"{user}@{ACCOUNTS[user][0]}"
+    return Step("mastodon", author, text, lambda r, m, ids: m.post(author, text, mention=mention))
+
+
+SCRIPT: list[Step] = [
+    reddit_post(
+        "one",
+        "brewly",
+        "espresso_erik",
+        "A year with the Brewly One",
+        "Perfect espresso every single morning. Best purchase I have made, love it!",
+    ),
+    toot("anna", "Just unboxed my #Brewly grinder. Gorgeous design and so quiet, I love it!"),
+    reddit_post(
+        "help",
+        "brewly",
+        "neutral_ned",
+        "Does the Brewly One work on 110V?",
+        "Moving abroad next month and wondering about the voltage.",
+    ),
+    reddit_post(
+        "broken",
+        "brewly",
+        "Grumpy_Gus",
+        "Brewly support is a disgrace",
+        "My grinder broke after two weeks and support has ignored me for three weeks. "
+        "Terrible service, worst purchase ever. I want a refund.",
+    ),
+    toot(
+        "coffeegeek",
+        "Reviewing the #Brewly One this week. First impressions: solid build, "
+        "simple menu. Full review on Friday.",
+    ),
+    reddit_reply("broken", "latte_lisa", "Same here, mine leaks water everywhere. Really awful."),
+    toot(
+        "bob",
+        "@brewly my order arrived broken and nobody answers my emails. Awful, "
+        "disappointing experience.",
+        mention="brewly",
+    ),
+    reddit_reply(
+        "one", "espresso_erik", "Update: the new descaling tablets work great too. Happy!"
+    ),
+    toot("lotte", "Mijn #Brewly werkt geweldig, echt een aanrader!"),
+    reddit_reply("help", "koffie_kees", "Ja hoor, de Brewly One werkt prima op 110V en 230V."),
+    toot("anna", "Third week with my #Brewly and every cup is excellent. Highly recommend it!"),
+    reddit_reply("broken", "Grumpy_Gus", "Still no answer. Horrible. Never buying Brewly again."),
+    toot(
+        "coffeegeek",
+        "The #Brewly One review is up: great espresso, fair price, excellent "
+        "milk frother. Recommended!",
+    ),
+    reddit_post(
+        "tips",
+        "espresso",
+        "espresso_erik",
+        "Brewly tip: grind finer for the Brewly One",
+        "Finer grind gave me wonderful crema. Great machine.",
+    ),
+    toot(
+        "anna",
+        "Thank you @brewly for the fantastic support today, you are awesome!",
+        mention="brewly",
+    ),
+]

@@ -1,0 +1,130 @@
+"""Source health: failures and silences recorded per source, raised once as health alerts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from social_crm.escalation import RESOLVED, open_alert, unresolved
+from social_crm.ingest import load_cursor
+from social_crm.models import Alert, MentionRecord, SourceCursor, utcnow
+
+LOGGER = logging.getLogger(__name__)
+
+
+def source_key(connector: str, source: str | None = None) -> str:
+    """The alert thread key of a connector, or of one of its sources."""
+    return f"health:{connector}" + (f":{source}" if source else "")
+
+
+def record_failure(session: Session, connector: str, source: str, error: Exception) -> int:
+    """Note a failed poll; returns how many polls in a row have failed."""
+    row = load_cursor(session, connector, source)
+    row.consecutive_failures += 1
+    row.last_error = str(error)
+    row.last_error_at = utcnow()
+    return row.consecutive_failures
+
+
+def raise_health_alert(
+    session: Session, connector: str, source: str | None, reason: str, channels: Sequence[str]
+) -> Alert | None:
+    """Open a health alert unless one for the same connector or source is still unresolved."""
+    key = source_key(connector, source)
+    if unresolved(session, key) is not None:
+        return None
+    LOGGER.warning("health alert: %s", reason)
+    return open_alert(session, kind="health", key=key, brand="", reason=reason, channels=channels)
+
+
+def check_silence(
+    session: Session, *, hours: float, channels: Sequence[str], now: datetime | None = None
+) -> list[Alert]:
+    """One health alert per source with no new mention for ``hours``; returns those opened."""
+    now = now or utcnow()
+    quiet = session.scalars(
+        select(SourceCursor).where(
+            SourceCursor.silence_alerted.is_(False),
+            SourceCursor.last_item_at < now - timedelta(hours=hours),
+        )
+    ).all()
+    opened = []
+    for row in quiet:
+        row.silence_alerted = True
+        reason = (
+            f"source {row.connector}/{row.source_key} has found no new mention "
+            f"for {hours:g} hours (last at {row.last_item_at:%Y-%m-%d %H:%M} UTC)"
+        )
+        alert = raise_health_alert(session, row.connector, row.source_key, reason, channels)
+        if alert is not None:
+            opened.append(alert)
+    return opened
+
+
+def note_recovery(session: Session, row: SourceCursor, *, by: str = "social-crm") -> None:
+    """A silent source spoke again: clear its flag and resolve its health alert, once."""
+    if not row.silence_alerted:
+        return
+    row.silence_alerted = False
+    alert = unresolved(session, source_key(row.connector, row.source_key))
+    if alert is not None:
+        alert.status, alert.resolved_at, alert.resolved_by = RESOLVED, utcnow(), by
+    LOGGER.info("source %s/%s is receiving mentions again", row.connector, row.source_key)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """What `social-crm status` shows for one source."""
+
+    connector: str
+    source: str
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
+    items_last_hour: int
+    items_last_day: int
+    silent: bool
+
+    @property
+    def state(self) -> str:
+        """ok, failing or silent."""
+        if self.consecutive_failures:
+            return "failing"
+        return "silent" if self.silent else "ok"
+
+
+def report(session: Session, *, now: datetime | None = None) -> list[SourceHealth]:
+    """The health of every source that has been polled, in connector and source order."""
+    now = now or utcnow()
+
+    def counts(since: datetime) -> dict[str, int]:
+        rows = session.execute(
+            select(MentionRecord.source, func.count())
+            .where(MentionRecord.ingested_at >= since)
+            .group_by(MentionRecord.source)
+        ).all()
+        return {source: total for source, total in rows}
+
+    hour, day = counts(now - timedelta(hours=1)), counts(now - timedelta(days=1))
+    return [
+        SourceHealth(
+            connector=row.connector,
+            source=row.source_key,
+            last_success_at=row.last_success_at,
+            last_error=row.last_error,
+            last_error_at=row.last_error_at,
+            consecutive_failures=row.consecutive_failures,
+            items_last_hour=hour.get(row.source_key, 0),
+            items_last_day=day.get(row.source_key, 0),
+            silent=row.silence_alerted,
+        )
+        for row in session.scalars(
+            select(SourceCursor).order_by(SourceCursor.connector, SourceCursor.source_key)
+        )
+    ]

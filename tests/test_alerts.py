@@ -1,0 +1,201 @@
+"""Escalation and delivery: one alert per thread, every channel once, retries that end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from connectors.base import Batch
+from sentiment.lexicon import LexiconClassifier
+from social_crm.classify import classify_pending
+from social_crm.config import AlertsConfig, EmailChannel, EscalationConfig, WebhookChannel
+from social_crm.db import Database
+from social_crm.demo.sinks import SmtpSink, WebhookSink
+from social_crm.errors import NotFoundError, SocialCrmError
+from social_crm.escalation import acknowledge, escalate_pending, list_alerts, resolve
+from social_crm.ingest import store_batch
+from social_crm.models import Delivery, utcnow
+from social_crm.notify import build_notifiers
+from social_crm.notify.outbox import deliver_due
+
+from .test_storage import mention
+
+ANGRY = "This is terrible, awful service. I hate it and want a refund."
+RULES = EscalationConfig(negative_threshold=0.6)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookSink]:
+    with WebhookSink() as sink:
+        yield sink
+
+
+def channels(smtp: SmtpSink, webhook: WebhookSink) -> AlertsConfig:
+    return AlertsConfig(
+        channels=[
+            EmailChannel(
+                type="email",
+                name="team",
+                host="127.0.0.1",
+                port=smtp.port,
+                sender="bot@brewly.example",
+                recipients=["team@brewly.example"],
+            ),
+            WebhookChannel(type="webhook", name="chat", url=webhook.url),
+        ],
+        max_attempts=3,
+        retry_base_seconds=60,
+    )
+
+
+def ingest_and_escalate(db: Database, *mentions) -> list[int]:
+    with db.transaction() as session:
+        store_batch(session, "reddit", "src", Batch(list(mentions), None))
+        classify_pending(session, LexiconClassifier(), limit=100)
+        return [a.id for a in escalate_pending(session, RULES, ["team", "chat"])]
+
+
+def test_a_negative_thread_raises_one_alert_delivered_once_per_channel(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    policy = channels(smtp, webhook)
+    notifiers = build_notifiers(policy.channels)
+    opened = ingest_and_escalate(
+        db,
+        mention("t3_a", text=ANGRY),
+        mention("t1_b", parent="t3_a", thread="t3_a", text="Same here, horrible and broken."),
+        mention("t3_c", text="I love my Brewly, wonderful!"),
+    )
+    assert len(opened) == 1
+    assert deliver_due(db, notifiers, policy) == (2, 0)
+    assert deliver_due(db, notifiers, policy) == (0, 0)  # nothing is sent twice
+    assert len(smtp.messages) == 1 and len(webhook.payloads) == 1
+    assert "Brewly: negative reddit mention by erik" in smtp.messages[0]["Subject"]
+    payload = webhook.payloads[0]["alert"]
+    assert payload["url"] == "https://www.reddit.com/t3_a" and payload["sentiment"] == "negative"
+    with db.transaction() as session:
+        (alert,) = list_alerts(session)
+        assert alert.mention_count == 2
+    # A later negative reply in the same conversation adds to the alert, sends nothing.
+    assert ingest_and_escalate(db, mention("t1_d", parent="t3_a", thread="t3_a", text=ANGRY)) == []
+    assert deliver_due(db, notifiers, policy) == (0, 0)
+
+
+def test_a_resolved_conversation_that_turns_negative_again_opens_a_new_alert(db: Database) -> None:
+    (first,) = ingest_and_escalate(db, mention("t3_a", text=ANGRY))
+    with db.transaction() as session:
+        acknowledge(session, first, by="maria")
+        resolve(session, first, by="maria")
+    assert (
+        len(ingest_and_escalate(db, mention("t1_b", parent="t3_a", thread="t3_a", text=ANGRY))) == 1
+    )
+
+
+def test_a_failing_channel_is_retried_with_backoff_then_given_up(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    policy = channels(smtp, webhook)
+    notifiers = build_notifiers(policy.channels)
+    webhook.status = 503
+    ingest_and_escalate(db, mention("t3_a", text=ANGRY))
+    assert deliver_due(db, notifiers, policy) == (1, 1)  # email sent, webhook failed
+    assert deliver_due(db, notifiers, policy) == (0, 0)  # not due yet: backing off
+    later = utcnow() + timedelta(hours=1)
+    webhook.status = 200
+    assert deliver_due(db, notifiers, policy, now=later) == (1, 0)
+    assert len(smtp.messages) == 1 and len(webhook.payloads) == 1
+
+    webhook.status = 500
+    # Another author: the same author's new thread would join their open alert (cooldown).
+    ingest_and_escalate(db, mention("t3_z", author="gus", text=ANGRY))
+    for hours in range(2, 10):
+        deliver_due(db, notifiers, policy, now=utcnow() + timedelta(hours=hours * 2))
+    with db.transaction() as session:
+        failed = session.scalars(
+            select(Delivery).where(Delivery.channel == "chat", Delivery.status == "failed")
+        ).one()
+        assert failed.attempts == policy.max_attempts
+        assert "answered 500" in (failed.last_error or "")
+
+
+def test_an_unreachable_smtp_server_is_a_retryable_failure(
+    db: Database, webhook: WebhookSink
+) -> None:
+    with SmtpSink() as gone:
+        policy = channels(gone, webhook)
+    notifiers = build_notifiers(policy.channels)
+    ingest_and_escalate(db, mention("t3_a", text=ANGRY))
+    assert deliver_due(db, notifiers, policy) == (1, 1)
+    with db.transaction() as session:
+        email = session.scalars(select(Delivery).where(Delivery.channel == "team")).one()
+        assert email.status == "pending" and "email to 127.0.0.1" in (email.last_error or "")
+
+
+def test_alert_workflow_rejects_impossible_steps(db: Database) -> None:
+    (alert_id,) = ingest_and_escalate(db, mention("t3_a", text=ANGRY))
+    with db.transaction() as session:
+        resolve(session, alert_id, by="maria")
+    with pytest.raises(SocialCrmError, match="only open alerts can be acknowledged"):
+        with db.transaction() as session:
+            acknowledge(session, alert_id, by="maria")
+    with pytest.raises(NotFoundError, match="no alert with id 999"):
+        with db.transaction() as session:
+            resolve(session, 999, by="maria")
+
+
+def test_weak_negatives_stay_below_the_threshold(db: Database) -> None:
+    assert ingest_and_escalate(db, mention("t3_a", text="The box was a bit dented.")) == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a CLI test: one backend will do
+def test_alerts_can_be_shown_and_assigned_from_the_command_line(
+    db: Database, db_url: str, write_config
+) -> None:
+    from typer.testing import CliRunner
+
+    from social_crm.cli import app
+
+    config = str(write_config(database={"url": db_url}))
+    (alert_id,) = ingest_and_escalate(
+        db,
+        mention("t3_a", text=ANGRY),
+        mention(
+            "t1_b",
+            parent="t3_a",
+            thread="t3_a",
+            author="lisa",
+            text="Awful, I hate it [red]terrible[/red]",
+        ),
+    )
+    runner = CliRunner()
+    assigned = runner.invoke(
+        app, ["alerts", "assign", str(alert_id), "--to", "maria", "-c", config]
+    )
+    assert assigned.exit_code == 0 and f"alert {alert_id} assigned to maria" in assigned.output
+    shown = runner.invoke(
+        app, ["alerts", "show", str(alert_id), "-c", config], env={"COLUMNS": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "medium, open" in shown.output and "rule:         negative" in shown.output
+    assert "assignee:     maria" in shown.output and "mentions:     2" in shown.output
+    assert "latest:" in shown.output and "[red]terrible[/red]" in shown.output  # not markup
+    assert f"alert-{alert_id}-team-0" in shown.output
+    listed = runner.invoke(
+        app, ["alerts", "list", "--severity", "medium", "-c", config], env={"COLUMNS": "200"}
+    )
+    assert "maria" in listed.output and "team:pending" in listed.output
+    with db.transaction() as session:
+        resolve(session, alert_id, by="maria")
+    again = runner.invoke(app, ["alerts", "assign", str(alert_id), "--to", "erik", "-c", config])
+    assert isinstance(again.exception, SocialCrmError) and "cannot be assigned" in str(
+        again.exception
+    )

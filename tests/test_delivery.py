@@ -1,0 +1,329 @@
+"""Delivery: real SMTP and HTTP receivers, signatures, idempotency keys, leases, isolation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from social_crm.config import (
+    AlertsConfig,
+    AppriseChannel,
+    EmailChannel,
+    QuietHours,
+    WebhookChannel,
+)
+from social_crm.db import Database
+from social_crm.demo.sinks import SmtpSink, WebhookSink
+from social_crm.errors import ConfigError, DeliveryError
+from social_crm.escalation import Routing
+from social_crm.models import Delivery, utcnow
+from social_crm.notify import build_notifiers, verify_signature
+from social_crm.notify.outbox import channel_report, claim_next, deliver_due
+from social_crm.notify.signing import sign
+
+from .test_escalation_rules import ANGRY, UNSURE, escalate, post, store
+
+SECRET = "s3cret-webhook-key"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookSink]:
+    with WebhookSink() as sink:
+        yield sink
+
+
+def policy(smtp: SmtpSink, webhook: WebhookSink, **options: object) -> AlertsConfig:
+    return AlertsConfig(
+        channels=[
+            EmailChannel(
+                type="email",
+                name="team",
+                host="127.0.0.1",
+                port=smtp.port,
+                sender="bot@brewly.example",
+                recipients=["team@brewly.example"],
+            ),
+            WebhookChannel(type="webhook", name="chat", url=webhook.url, secret=SECRET),  # type: ignore[arg-type]
+        ],
+        max_attempts=3,
+        retry_base_seconds=60,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+ROUTING = Routing.single(["team", "chat"])
+
+
+def test_email_and_webhook_carry_the_alert_a_stable_key_and_a_valid_signature(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    config = policy(smtp, webhook)
+    store(db, (post("t3_a", text="Brewly broke again. Ünïcode ☕ and a <b>tag</b>"), ANGRY))
+    (alert,) = escalate(db, routing=ROUTING)
+    assert deliver_due(db, build_notifiers(config.channels), config) == (2, 0)
+
+    (email,) = smtp.messages
+    assert email["Subject"] == "[social-crm] Brewly: negative reddit mention by erik [medium]"
+    assert email["Message-ID"] == f"<alert-{alert.id}-team-0@brewly.example>"
+    assert email.get_content_type() == "text/plain"
+    assert email.get_content_charset() == "utf-8"
+    body = email.get_payload(decode=True).decode("utf-8")
+    assert "> Brewly broke again. Ünïcode ☕ and a <b>tag</b>" in body
+    assert "Link:     https://www.reddit.com/t3_a" in body
+    assert f"Ref: alert-{alert.id}-team-0" in body
+
+    (request,) = webhook.requests
+    key = request.header("Idempotency-Key")
+    assert key == f"alert-{alert.id}-chat-0"
+    payload = json.loads(request.body)
+    assert payload["idempotency_key"] == key and payload["event"] == "mention_alert.opened"
+    assert payload["alert"]["severity"] == "medium" and payload["alert"]["rule"] == "negative"
+    timestamp = request.header("X-Social-CRM-Timestamp")
+    signature = request.header("X-Social-CRM-Signature")
+    assert timestamp and signature and signature.startswith("sha256=")
+    assert verify_signature(SECRET, timestamp, request.body, signature)
+    assert not verify_signature("wrong", timestamp, request.body, signature)
+    assert not verify_signature(SECRET, timestamp, request.body + b" ", signature)
+
+
+def test_verify_signature_rejects_old_future_and_malformed_requests() -> None:
+    body = b'{"event":"mention_alert.opened"}'
+    now = 1_800_000_000
+    good = sign(SECRET, now, body)
+    assert (
+        good
+        == "sha256="
+        + __import__("hmac").new(SECRET.encode(), f"{now}.".encode() + body, "sha256").hexdigest()
+    )
+    assert verify_signature(SECRET, str(now), body, good, now=now + 299)
+    assert not verify_signature(SECRET, str(now), body, good, now=now + 301)
+    assert not verify_signature(SECRET, str(now), body, good, now=now - 301)
+    assert verify_signature(SECRET, now, body, good, tolerance=10, now=now + 5)
+    assert not verify_signature(SECRET, "yesterday", body, good, now=now)
+    assert not verify_signature(SECRET, str(now + 1), body, good, now=now)  # timestamp is signed
+    assert not verify_signature(SECRET, str(now), body, "sha256=" + "0" * 64, now=now)
+
+
+def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    config = policy(smtp, webhook)
+    notifiers = build_notifiers(config.channels)
+    webhook.status = 503
+    store(db, (post("t3_a"), ANGRY), (post("t3_b", author="ann"), ANGRY))
+    escalate(db, routing=ROUTING)
+    assert deliver_due(db, notifiers, config) == (2, 2)  # both emails, no webhook
+    assert deliver_due(db, notifiers, config) == (0, 0)  # backing off
+    webhook.status = 200
+    assert deliver_due(db, notifiers, config, now=utcnow() + timedelta(hours=1)) == (2, 0)
+    first_keys = [r.header("Idempotency-Key") for r in webhook.requests]
+    assert sorted(first_keys[:2]) == sorted(first_keys[2:])  # retries repeat their keys
+
+    webhook.status = 500  # from now on the webhook never works again
+    store(db, (post("t3_c", author="bob"), ANGRY), (post("t3_d", author="kim"), ANGRY))
+    escalate(db, routing=ROUTING)
+    for hours in range(2, 8):
+        deliver_due(db, notifiers, config, now=utcnow() + timedelta(hours=hours * 2))
+    with db.transaction() as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        outcome = Counter((row.channel, row.status) for row in rows)
+        assert outcome == {("team", "sent"): 4, ("chat", "sent"): 2, ("chat", "failed"): 2}
+        assert {row.attempts for row in rows if row.status == "failed"} == {3}
+        (chat, team) = channel_report(session)
+    assert len(smtp.messages) == 4
+    assert (chat.channel, chat.sent, chat.failed, chat.pending) == ("chat", 2, 2, 0)
+    assert "answered 500" in (chat.last_error or "") and team.last_error is None
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a CLI test: one backend will do
+def test_status_shows_each_channel_with_its_last_error(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink, write_config
+) -> None:
+    config = policy(smtp, webhook)
+    webhook.status = 502
+    store(db, (post("t3_a"), ANGRY))
+    escalate(db, routing=ROUTING)
+    deliver_due(db, build_notifiers(config.channels), config)
+    path = write_config(
+        database={"url": db.url},
+        alerts={
+            "channels": [
+                {"type": "webhook", "name": "chat", "url": webhook.url},
+                {"type": "webhook", "name": "spare", "url": webhook.url},
+            ]
+        },
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "social_crm.cli", "status", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "220", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    chat = next(line for line in lines if "│ chat" in line)
+    assert "failing" in chat and "answered 502" in chat
+    assert "not configured" in next(line for line in lines if "│ team" in line)
+    assert "unused" in next(line for line in lines if "│ spare" in line)
+
+
+def test_a_send_interrupted_by_a_crash_is_sent_again_with_the_same_key(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    config = policy(smtp, webhook, lease_seconds=60)
+    notifiers = build_notifiers(config.channels)
+    store(db, (post("t3_a"), ANGRY))
+    escalate(db, routing=Routing.single(["chat"]))
+    claim = claim_next(db, config)
+    assert claim and claim is not True
+    notifiers["chat"].send(claim.message)  # sent, then the process dies before recording it
+    with db.transaction() as session:
+        row = session.scalars(select(Delivery)).one()
+        assert (row.status, row.attempts) == ("sending", 1)
+    assert deliver_due(db, notifiers, config) == (0, 0)  # the lease still holds
+    assert deliver_due(db, notifiers, config, now=utcnow() + timedelta(seconds=61)) == (1, 0)
+    keys = [r.header("Idempotency-Key") for r in webhook.requests]
+    assert len(keys) == 2 and len(set(keys)) == 1  # one duplicate, which the key identifies
+    with db.transaction() as session:
+        row = session.scalars(select(Delivery)).one()
+        assert (row.status, row.attempts, row.lease_until) == ("sent", 2, None)
+
+
+@pytest.mark.postgres
+def test_several_daemons_never_send_the_same_row(pg_url: str) -> None:
+    db = Database(pg_url)
+    db.upgrade()
+    with WebhookSink() as webhook:
+        config = AlertsConfig(
+            channels=[WebhookChannel(type="webhook", name="chat", url=webhook.url)]
+        )
+        store(db, *[(post(f"t3_{i}", author=f"user{i}"), ANGRY) for i in range(30)])
+        escalate(db, routing=Routing.single(["chat"]))
+        notifiers = build_notifiers(config.channels)
+        results: list[tuple[int, int]] = []
+        workers = [
+            threading.Thread(target=lambda: results.append(deliver_due(db, notifiers, config)))
+            for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        keys = [r.header("Idempotency-Key") for r in webhook.requests]
+    db.close()
+    assert sum(sent for sent, _ in results) == 30
+    assert len(keys) == 30 and len(set(keys)) == 30
+
+
+def test_quiet_hours_hold_non_urgent_deliveries_until_morning(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    quiet = QuietHours(start="22:00", end="07:00", timezone="UTC", hold_below="high")
+    config = policy(smtp, webhook, quiet_hours=quiet)
+    notifiers = build_notifiers(config.channels)
+    store(db, (post("t3_a"), ANGRY), (post("t3_b", author="vip", followers=50_000), ANGRY))
+    escalate(db, routing=Routing.single(["chat"]))
+    night = datetime(2026, 11, 2, 23, 0, tzinfo=UTC)
+    assert deliver_due(db, notifiers, config, now=night) == (1, 0)
+    assert webhook.payloads[0]["alert"]["severity"] == "high"
+    with db.transaction() as session:
+        held = session.scalars(select(Delivery).where(Delivery.status == "pending")).one()
+        assert held.next_attempt_at == datetime(2026, 11, 3, 7, 0, tzinfo=UTC)
+        assert held.attempts == 0
+    assert deliver_due(db, notifiers, config, now=night + timedelta(hours=8, minutes=1)) == (1, 0)
+
+
+def test_a_digest_arrives_as_one_message_listing_its_alerts(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    from social_crm import digest
+    from social_crm.config import DigestConfig
+
+    config = policy(smtp, webhook)
+    routing = Routing(levels=(("team", "chat"),), digest_at_most="low")
+    store(db, (post("t3_a", author="a"), UNSURE), (post("t3_b", author="b"), UNSURE))
+    escalate(db, routing=routing)
+    assert deliver_due(db, build_notifiers(config.channels), config) == (0, 0)
+    later = utcnow() + timedelta(hours=1, minutes=1)
+    with db.transaction() as session:
+        assert len(digest.build_digests(session, DigestConfig(), now=later)) == 2
+    assert deliver_due(db, build_notifiers(config.channels), config, now=later) == (2, 0)
+    (payload,) = webhook.payloads
+    assert payload["event"] == "digest" and len(payload["alerts"]) == 2
+    assert {item["severity"] for item in payload["alerts"]} == {"low"}
+    (email,) = smtp.messages
+    assert email["Subject"].startswith("[social-crm] digest: 2 alerts until ")
+    assert email["Message-ID"].startswith("<digest-team-")
+
+
+def test_apprise_delivers_to_json_and_email_services_and_reports_failures(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    json_url = webhook.url.replace("http://", "json://")
+    mail_url = (
+        f"mailto://127.0.0.1:{smtp.port}?mode=insecure"
+        "&from=bot@brewly.example&to=team@brewly.example"
+    )
+    channels = [
+        AppriseChannel(type="apprise", name="hook", url=json_url),  # type: ignore[arg-type]
+        AppriseChannel(type="apprise", name="mail", url=mail_url, format="text"),  # type: ignore[arg-type]
+    ]
+    config = AlertsConfig(channels=channels, max_attempts=2)  # type: ignore[arg-type]
+    notifiers = build_notifiers(config.channels)
+    store(db, (post("t3_a", text="Broken *again* @everyone"), ANGRY))
+    escalate(db, routing=Routing.single(["hook", "mail"]))
+    assert deliver_due(db, notifiers, config) == (2, 0)
+    (payload,) = webhook.payloads
+    # Markdown escaped (json:// shows it as it is; `format: text` suits such services).
+    assert payload["title"].startswith(r"\[social-crm\] Brewly: negative reddit mention by erik")
+    assert "```\nBroken *again* @\u200beveryone\n```" in payload["message"]
+    assert smtp.messages[0]["Subject"].startswith("[social-crm] Brewly")
+
+    webhook.status = 500
+    store(db, (post("t3_b", author="ann"), ANGRY))
+    escalate(db, routing=Routing.single(["hook"]))
+    assert deliver_due(db, notifiers, config) == (0, 1)
+    with db.transaction() as session:
+        row = session.scalars(select(Delivery).where(Delivery.status == "pending")).one()
+        assert (row.last_error or "").startswith("apprise json:// failed:")
+        assert SECRET not in (row.last_error or "")
+
+
+def test_an_invalid_apprise_url_fails_at_start_up_without_showing_it() -> None:
+    channel = AppriseChannel(type="apprise", name="chat", url="nosuchservice://token-123")  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match=r"chat: not a valid apprise URL \(scheme nosuchservice://\)"
+    ) as raised:
+        build_notifiers([channel])
+    assert "token-123" not in str(raised.value)
+
+
+def test_a_notifier_bug_is_recorded_as_a_failure_not_a_stuck_row(db: Database) -> None:
+    class Broken:
+        name = "chat"
+
+        def send(self, message: object) -> None:
+            raise KeyError("bug")
+
+    store(db, (post("t3_a"), ANGRY))
+    escalate(db, routing=Routing.single(["chat"]))
+    assert deliver_due(db, {"chat": Broken()}, AlertsConfig()) == (0, 1)
+    with db.transaction() as session:
+        row = session.scalars(select(Delivery)).one()
+        assert row.status == "pending" and "KeyError" in (row.last_error or "")
+    assert issubclass(DeliveryError, Exception)

@@ -1,0 +1,237 @@
+"""Source health: failures logged once, auth failures disable one connector, silences alert once."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.base import Source
+from connectors.registry import known_connectors
+from social_crm import health
+from social_crm.config import Settings, load_config
+from social_crm.daemon import Daemon
+from social_crm.errors import AuthenticationError, TransientConnectorError
+from social_crm.escalation import list_alerts
+from social_crm.models import MentionRecord, SourceCursor, utcnow
+
+from .conftest import BRAND
+from .scripted_connector import ScriptedConnector, ScriptedSettings
+
+
+class Collect:
+    """A notifier that keeps what it was asked to send."""
+
+    name = "collect"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, message) -> None:  # type: ignore[no-untyped-def]
+        self.sent.append(message.subject)
+
+
+def daemon_with(settings: Settings, *connectors: ScriptedConnector) -> tuple[Daemon, Collect]:
+    notifier = Collect()
+    daemon = Daemon(
+        settings,
+        connectors={f"c{i}": c for i, c in enumerate(connectors)},
+        notifiers={"collect": notifier},
+    )
+    daemon.start()
+    return daemon, notifier
+
+
+def scripted(settings: Settings, network: str = "scripted") -> ScriptedConnector:
+    return ScriptedConnector(ScriptedSettings(network=network), brands=settings.brands)
+
+
+def test_a_failing_source_is_logged_once_backs_off_and_recovers_once(make_settings, caplog) -> None:
+    settings = make_settings()
+    connector = scripted(settings)
+    daemon, _ = daemon_with(settings, connector)
+    connector.failures = [TransientConnectorError("HTTP 503")]
+    connector.post("anna", "hello")
+    with caplog.at_level(logging.DEBUG, logger="social_crm.daemon"):
+        assert daemon.poll("c0") == 0
+        for _ in range(5):
+            daemon.poll("c0")  # backing off: no request is made
+        assert connector.fetches == 1
+        daemon._retry_at.clear()  # the backoff has passed
+        assert daemon.poll("c0") == 1
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    recovered = [r for r in caplog.records if "recovered" in r.getMessage()]
+    assert len(errors) == 1 and "HTTP 503" in errors[0].getMessage()
+    assert len(recovered) == 1
+    with daemon.db.transaction() as session:
+        (row,) = health.report(session)
+    assert (
+        row.consecutive_failures == 0 and row.last_error == "HTTP 503" and row.items_last_hour == 1
+    )
+    daemon.close()
+
+
+def test_refused_credentials_disable_one_connector_with_one_alert(make_settings, caplog) -> None:
+    settings = make_settings()
+    broken, working = scripted(settings, "broken"), scripted(settings, "working")
+    daemon, notifier = daemon_with(settings, broken, working)
+    broken.failures = [AuthenticationError("401 invalid_token")] * 3
+    working.post("erik", "Nice machine")
+    with caplog.at_level(logging.ERROR, logger="social_crm.daemon"):
+        for _ in range(3):
+            daemon.run_cycle()
+        working.post("erik", "Still nice")
+        daemon.run_cycle()
+    assert broken.fetches == 1  # disabled after the first refusal
+    assert working.fetches == 4  # the other connector goes on
+    assert len([r for r in caplog.records if "disabled" in r.getMessage()]) == 1
+    assert notifier.sent == [
+        "[social-crm] health: connector c0 disabled: 401 invalid_token (fix its credentials and restart)"
+    ]
+    with daemon.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(MentionRecord)) == 2
+    daemon.close()
+
+
+def test_a_silent_source_raises_one_alert_and_recovery_resolves_it(make_settings) -> None:
+    settings = make_settings(health={"silence_alert_hours": 6})
+    connector = scripted(settings)
+    daemon, notifier = daemon_with(settings, connector)
+    daemon.poll("c0")  # first poll: silence is measured from here
+    assert daemon.check_health() == 0
+    with daemon.db.transaction() as session:
+        session.scalars(select(SourceCursor)).one().last_item_at = utcnow() - timedelta(hours=7)
+    assert daemon.check_health() == 1
+    assert daemon.check_health() == 0  # once, not every check
+    daemon.deliver()
+    assert len(notifier.sent) == 1 and "no new mention for 6 hours" in notifier.sent[0]
+    connector.post("anna", "back again")
+    daemon.poll("c0", paced=False)
+    with daemon.db.transaction() as session:
+        (alert,) = list_alerts(session)
+        assert alert.kind == "health" and alert.status == "resolved"
+        assert health.report(session)[0].state == "ok"
+    daemon.close()
+
+
+def test_edits_and_deletions_reach_the_stored_mentions(make_settings) -> None:
+    settings = make_settings()
+    connector = scripted(settings)
+    daemon, _ = daemon_with(settings, connector)
+    kept, edited, gone = (
+        connector.post("anna", t) for t in ("I love it", "It is fine", "Awful, I hate it")
+    )
+    daemon.run_cycle()
+    connector.edits[edited] = "Actually it is terrible, I hate it"
+    connector.deleted.add(gone)
+    assert daemon.refresh("c0") == 2
+    assert daemon.refresh("c0") == 0  # nothing changes twice
+    daemon.process()
+    with daemon.db.transaction() as session:
+        rows = {m.native_id: m for m in session.scalars(select(MentionRecord))}
+        assert rows[gone].text == "" and rows[gone].deleted_at is not None
+        assert rows[edited].text.startswith("Actually") and rows[edited].edited_at is not None
+        assert rows[edited].sentiment is not None and rows[edited].sentiment.label == "negative"
+        assert rows[kept].edited_at is None
+    daemon.close()
+
+
+def test_status_prints_every_source(make_settings, write_config) -> None:
+    settings = make_settings()
+    connector = scripted(settings)
+    daemon, _ = daemon_with(settings, connector)
+    connector.post("anna", "hello")
+    daemon.poll("c0")
+    daemon.close()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "social_crm.cli",
+            "status",
+            "--config",
+            str(write_config(database={"url": settings.database_url})),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "Brewly:all" in line)
+    assert "ok" in line and "s ago" in line
+
+
+def test_a_third_party_connector_installs_through_the_entry_point_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config
+) -> None:
+    dist = tmp_path / "social_crm_scripted-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: social-crm-scripted\nVersion: 1.0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent("""
+        [social_crm.connectors]
+        scripted = tests.scripted_connector:ScriptedConnector
+    """)
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "scripted" in known_connectors()
+    settings = load_config(
+        write_config(
+            brands=[BRAND],
+            connectors={"mine": {"type": "scripted", "network": "plugin"}},
+            database={"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+        )
+    )
+    daemon = Daemon(settings)
+    daemon.start()
+    assert isinstance(daemon.connectors["mine"], ScriptedConnector)
+    assert daemon.connectors["mine"].network == "plugin"
+    daemon.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class PagedConnector(ScriptedConnector):
+    """Pages of 10 items: pacing has a page to fill."""
+
+    def sources(self) -> list[Source]:
+        return [Source(key=f"{self.brand}:all", brand=self.brand, page_size=10)]
+
+
+def test_quiet_sources_are_polled_less_often_and_busy_ones_at_the_configured_pace(
+    make_settings,
+) -> None:
+    settings = make_settings(connectors={})
+    connector = PagedConnector(ScriptedSettings(), brands=settings.brands)
+    clock = Clock()
+    daemon = Daemon(settings, connectors={"c0": connector}, notifiers={}, clock=clock)
+    daemon.start()
+    for _ in range(600):  # ten virtual minutes, the poll job every second... of a 60 s floor
+        daemon.poll("c0")
+        clock.now += 1
+    quiet = connector.fetches
+    assert 2 <= quiet <= 5  # intervals grew from 60 s towards the 600 s ceiling
+    for second in range(1200):  # now 20 new items a minute: a page of 10 fills in 30 s
+        if second == 600:
+            connector.fetches = 0  # the pace has settled: count the last ten minutes
+        if clock.now % 3 == 0:
+            connector.post("anna", "busy")
+        daemon.poll("c0")
+        clock.now += 1
+    assert 9 <= connector.fetches <= 11  # back to the 60 s floor, never faster
+    daemon.close()
