@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import socket
@@ -754,7 +755,8 @@ def test_fake_search_and_stream_answer_like_the_recorded_server(fake: FakeMastod
         lines = response.iter_lines(decode_unicode=True)
         assert next(lines) == stream_body.splitlines()[0] == ":)"
         status_id = fake.post("carl", "streamed #acme")
-        event = [line for line in lines if line and not line.startswith(":")][:2]
+        events = (line for line in lines if line and not line.startswith(":"))
+        event = list(itertools.islice(events, 2))
     recorded = [line for line in stream_body.splitlines() if line.startswith(("event:", "data:"))]
     assert event[0] == recorded[0] == "event: update"
     ours_status = json.loads(event[1].removeprefix("data: "))

