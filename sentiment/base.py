@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 LABELS = ("negative", "neutral", "positive")
@@ -11,10 +11,18 @@ LABELS = ("negative", "neutral", "positive")
 
 @dataclass(frozen=True, slots=True)
 class Sentiment:
-    """A label with the probability of each label (they sum to 1)."""
+    """A label with the probability of each label (they sum to 1).
+
+    ``model`` names the model that gave the label (empty: the classifier's own name),
+    ``language`` is the detected ISO 639-1 code (None: not detected), and ``uncertain`` is
+    True when the top score is below the configured ``sentiment.uncertain_below``.
+    """
 
     label: str
     scores: dict[str, float]
+    model: str = ""
+    language: str | None = None
+    uncertain: bool = False
 
     @property
     def confidence(self) -> float:
@@ -22,10 +30,18 @@ class Sentiment:
         return self.scores[self.label]
 
     @classmethod
-    def from_scores(cls, scores: dict[str, float]) -> Sentiment:
+    def from_scores(cls, scores: dict[str, float], *, model: str = "") -> Sentiment:
         """The Sentiment whose label is the highest-scoring one."""
         label = max(LABELS, key=lambda name: scores[name])
-        return cls(label=label, scores={name: float(scores[name]) for name in LABELS})
+        return cls(label=label, scores={name: float(scores[name]) for name in LABELS}, model=model)
+
+    def with_context(
+        self, *, language: str | None, uncertain_below: float, model: str
+    ) -> Sentiment:
+        """This Sentiment with its model, language and uncertain flag (top score below)."""
+        return replace(
+            self, model=model, language=language, uncertain=self.confidence < uncertain_below
+        )
 
 
 @runtime_checkable

@@ -5,9 +5,11 @@
 
 Prints macro-recall (TweetEval's official metric), per-class recall, the confusion matrix,
 the expected calibration error (15 bins) and the speed in texts/s. With --umsab it also
-prints macro-recall on the val split of each of UMSAB's eight languages. The data is read
-from ../shared/data (or --data / SENTIMENT_DATA_DIR); the script stops with a message where
-it is absent.
+prints, for each of UMSAB's eight languages, macro-recall and per-class recall on its val
+split and how many texts each model labelled (``default`` routes by language: the MiniLM
+for English, the multilingual head for the rest), then the report over all of them. The
+data is read from ../shared/data (or --data / SENTIMENT_DATA_DIR); the script stops with a
+message where it is absent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 # Waiting OpenMP threads sleep instead of spinning (much faster on a busy shared machine).
@@ -33,7 +36,7 @@ from sentiment.data import (  # noqa: E402
     DataMissingError,
     read_split,
 )
-from sentiment.metrics import format_report, macro_recall  # noqa: E402
+from sentiment.metrics import format_report, macro_recall, per_class_recall  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 
@@ -57,11 +60,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build(model: str, batch_size: int, int8: bool) -> Classifier:
-    """The classifier named on the command line; a folder with sentiment.json is an adapter."""
+    """The classifier named on the command line; a folder with sentiment.json is an adapter.
+
+    ``default`` is what the daemon runs: the MiniLM for English and undetected posts, the
+    multilingual head for the rest (sentiment.routing). An adapter folder is evaluated
+    alone, without routing.
+    """
     from sentiment.minilm import METADATA_FILE, DefaultClassifier
 
     if model == "default":
-        return DefaultClassifier(batch_size=batch_size, quantize=int8)
+        from sentiment.multilingual import MultilingualClassifier
+        from sentiment.routing import RoutedClassifier
+
+        english = DefaultClassifier(batch_size=batch_size, quantize=int8)
+        return RoutedClassifier(english, MultilingualClassifier())
     adapter = Path(model).expanduser()
     if (adapter / METADATA_FILE).is_file():
         return DefaultClassifier(batch_size=batch_size, quantize=int8, model_dir=adapter)
@@ -72,12 +84,21 @@ def build(model: str, batch_size: int, int8: bool) -> Classifier:
 
 def score(classifier: Classifier, texts: list[str]) -> tuple[list[int], list[list[float]], float]:
     """Predicted label indices, probabilities, and texts/s."""
+    predicted, probabilities, rate, _ = score_routed(classifier, texts)
+    return predicted, probabilities, rate
+
+
+def score_routed(
+    classifier: Classifier, texts: list[str]
+) -> tuple[list[int], list[list[float]], float, Counter[str]]:
+    """As score, and how many texts each model labelled."""
     started = time.perf_counter()
     results = classifier.classify(texts)
     rate = len(texts) / (time.perf_counter() - started)
     predicted = [LABELS.index(result.label) for result in results]
     probabilities = [[result.scores[label] for label in LABELS] for result in results]
-    return predicted, probabilities, rate
+    models = Counter(result.model or classifier.name for result in results)
+    return predicted, probabilities, rate, models
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,20 +121,36 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(gold, predicted, probabilities))
     print(f"speed  {rate:.1f} texts/s (batch {args.batch_size}, {torch.get_num_threads()} threads)")
     if args.umsab:
-        print("\nUMSAB val, macro-recall per language:")
-        scores = []
-        for language in UMSAB_LANGUAGES:
-            try:
-                texts, gold = read_split(args.umsab_data / language, "val")
-            except DataMissingError as exc:
-                print(f"  {language:<11} skipped: {exc}")
-                continue
-            predicted, _, _ = score(classifier, texts)
-            scores.append(macro_recall(gold, predicted))
-            print(f"  {language:<11} {scores[-1]:.4f}  ({len(texts)} tweets)")
-        if scores:
-            print(f"  {'mean':<11} {sum(scores) / len(scores):.4f}")
+        umsab(classifier, args.umsab_data)
     return 0
+
+
+def umsab(classifier: Classifier, directory: Path) -> None:
+    """Print macro-recall, per-class recall and the model mix on each language's val split."""
+    print("\nUMSAB val per language: macro-recall, per-class recall, texts per model")
+    print(f"  {'language':<11} {'macro':>6} {'neg':>6} {'neu':>6} {'pos':>6}  models")
+    scores = []
+    all_gold: list[int] = []
+    all_predicted: list[int] = []
+    all_probabilities: list[list[float]] = []
+    for language in UMSAB_LANGUAGES:
+        try:
+            texts, gold = read_split(directory / language, "val")
+        except DataMissingError as exc:
+            print(f"  {language:<11} skipped: {exc}")
+            continue
+        predicted, probabilities, rate, models = score_routed(classifier, texts)
+        scores.append(macro_recall(gold, predicted))
+        recalls = "".join(f" {value:>6.4f}" for value in per_class_recall(gold, predicted))
+        mix = ", ".join(f"{name} {count}" for name, count in models.most_common())
+        print(f"  {language:<11} {scores[-1]:>6.4f}{recalls}  {mix}  ({rate:.0f} texts/s)")
+        all_gold += gold
+        all_predicted += predicted
+        all_probabilities += probabilities
+    if scores:
+        print(f"  {'mean':<11} {sum(scores) / len(scores):>6.4f}")
+        print("\nUMSAB val, all languages together:")
+        print(format_report(all_gold, all_predicted, all_probabilities))
 
 
 if __name__ == "__main__":

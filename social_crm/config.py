@@ -75,10 +75,13 @@ class DatabaseConfig(Strict):
 
 
 class SentimentConfig(Strict):
-    """Which classifier labels mentions."""
+    """Which classifier labels mentions, and when its label counts as uncertain."""
 
     model: str = "lexicon"
     batch_size: int = Field(32, ge=1, le=1024)
+    # A label whose top score is below this is stored as uncertain (escalation rules can
+    # send such mentions to a person instead of alerting).
+    uncertain_below: float = Field(0.5, ge=0.0, le=1.0)
 
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
@@ -195,11 +198,19 @@ class EscalationConfig(Strict):
     """Which mentions become alerts, how they are grouped, and when they re-escalate."""
 
     negative_threshold: float = Field(0.6, ge=0.0, le=1.0)  # used by the default rules
-    uncertain_below: float = Field(0.5, ge=0.0, le=1.0)
     rules: list[EscalationRule] | None = None  # None: default_rules(negative_threshold)
     author_cooldown_minutes: float = Field(60.0, ge=0)
     sla_minutes: SlaMinutes = SlaMinutes()
     sla_check_interval_seconds: float = Field(60.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "uncertain_below" in data:
+            raise PydanticCustomError(
+                "moved", "uncertain_below has moved to sentiment.uncertain_below"
+            )
+        return data
 
     @field_validator("rules")
     @classmethod

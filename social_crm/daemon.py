@@ -6,6 +6,7 @@ import logging
 import math
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +43,23 @@ DEFAULT_POLL_SECONDS = 60.0
 TARGET_PAGE_FILL = 0.8
 DIGEST_CHECK_SECONDS = 60.0  # digests are due at the top of the hour or once a day
 REFRESH_CHUNK = 100  # ids per refresh request: Reddit's /api/info takes at most 100
+# Classified once at start-up: an English and a Dutch post, so every model route is warm.
+WARM_UP_TEXTS = ["Thanks, this works great!", "Dit werkt helemaal niet, wat jammer."]
+
+
+def rss_megabytes() -> float:
+    """This process's resident memory in MB (its peak where /proc is not available)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 @dataclass(slots=True)
@@ -94,16 +112,7 @@ class Daemon:
         LOGGER.info("database %s", self.db.describe())
         self.db.upgrade()
         if self.classifier is None:
-            began = time.perf_counter()
-            self.classifier = load_classifier(
-                self.settings.sentiment.model, batch_size=self.settings.sentiment.batch_size
-            )
-            self.classifier.classify(["warm-up"])
-            LOGGER.info(
-                "sentiment model %s ready in %.1f s",
-                self.classifier.name,
-                time.perf_counter() - began,
-            )
+            self.classifier = self._load_classifier()
         if not self._given_connectors:
             for key, entry in self.settings.connectors.items():
                 if entry.enabled:
@@ -129,6 +138,30 @@ class Daemon:
             ", ".join(self.notifiers) or "none",
         )
         self._started = True
+
+    def _load_classifier(self) -> Classifier:
+        """Load the configured sentiment model once, warm it up, log its time and memory."""
+        sentiment = self.settings.sentiment
+        rss_before = rss_megabytes()
+        began = time.perf_counter()
+        classifier = load_classifier(
+            sentiment.model,
+            batch_size=sentiment.batch_size,
+            uncertain_below=sentiment.uncertain_below,
+        )
+        loaded = time.perf_counter() - began
+        classifier.classify(WARM_UP_TEXTS)  # every route, so the first real batch is not slow
+        rss_after = rss_megabytes()
+        LOGGER.info(
+            "sentiment model %s loaded in %.1f s, warmed up in %.1f s; "
+            "process memory %.0f MB (+%.0f MB for the model)",
+            classifier.name,
+            loaded,
+            time.perf_counter() - began - loaded,
+            rss_after,
+            rss_after - rss_before,
+        )
+        return classifier
 
     def close(self) -> None:
         """Release connectors and database connections."""

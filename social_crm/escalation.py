@@ -142,7 +142,7 @@ def escalate_pending(
         mention.escalated_at = now
         if mention.deleted_at is not None:
             continue
-        facts = Facts.of(mention, uncertain_below=config.uncertain_below)
+        facts = Facts.of(mention)
         rule = first_match(rules, facts) if facts else None
         if rule is None:
             continue

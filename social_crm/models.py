@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -160,6 +161,16 @@ class MentionRecord(Base):
     sentiment: Mapped[SentimentRecord | None] = relationship(back_populates="mention")
 
 
+# sentiment.uncertain_below's default: labels stored without a flag are flagged against it.
+DEFAULT_UNCERTAIN_BELOW = 0.5
+
+
+def _uncertain_by_default(context: Any) -> bool:
+    """A label stored without its uncertain flag: is its top score below the default?"""
+    row = context.get_current_parameters()
+    return max(row["negative"], row["neutral"], row["positive"]) < DEFAULT_UNCERTAIN_BELOW
+
+
 class SentimentRecord(Base):
     """The classifier's label for one mention."""
 
@@ -174,6 +185,10 @@ class SentimentRecord(Base):
     neutral: Mapped[float] = mapped_column(Float)
     positive: Mapped[float] = mapped_column(Float)
     model: Mapped[str] = mapped_column(String(300))
+    # The top score was below sentiment.uncertain_below when the label was given.
+    uncertain: Mapped[bool] = mapped_column(
+        Boolean, default=_uncertain_by_default, server_default=false()
+    )
     classified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     mention: Mapped[MentionRecord] = relationship(back_populates="sentiment")

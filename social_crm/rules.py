@@ -33,19 +33,18 @@ class Facts:
     network: str
 
     @classmethod
-    def of(cls, mention: MentionRecord, *, uncertain_below: float) -> Facts | None:
+    def of(cls, mention: MentionRecord) -> Facts | None:
         """The facts of a classified mention; None when it has no sentiment yet."""
         sentiment = mention.sentiment
         if sentiment is None:
             return None
-        top = max(sentiment.negative, sentiment.neutral, sentiment.positive)
         customer = mention.author.customer
         tier = (customer.tier or "").strip().lower() if customer else ""
         return cls(
             label=sentiment.label,
             confidence=sentiment.confidence,
-            # Computed from the stored scores: the classifier's best guess is a weak one.
-            uncertain=top < uncertain_below,
+            # Stored with the label: its top score was below sentiment.uncertain_below.
+            uncertain=bool(sentiment.uncertain),
             tier=tier or None,
             is_customer=customer is not None,
             followers=mention.author.followers or 0,

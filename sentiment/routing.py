@@ -1,0 +1,65 @@
+"""The one place that decides which model labels a post: by its detected language.
+
+English posts, and posts whose language cannot be told (too short, emoji, links only), go
+to the English model; every other language goes to the multilingual model when there is
+one. Every result carries the detected language and the ``uncertain`` flag (the top
+calibrated score below ``uncertain_below``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sentiment.base import Classifier, Sentiment
+from sentiment.language import detect_language
+
+LOGGER = logging.getLogger(__name__)
+
+ENGLISH = "en"
+DEFAULT_UNCERTAIN_BELOW = 0.5
+
+
+class RoutedClassifier:
+    """Detects each text's language and sends it to the English or the multilingual model."""
+
+    def __init__(
+        self,
+        english: Classifier,
+        multilingual: Classifier | None = None,
+        *,
+        uncertain_below: float = DEFAULT_UNCERTAIN_BELOW,
+        detect: Callable[[str], str | None] = detect_language,
+    ) -> None:
+        self.english = english
+        self.multilingual = multilingual
+        self.uncertain_below = uncertain_below
+        self.detect = detect
+        self.name = english.name if multilingual is None else f"{english.name}+{multilingual.name}"
+
+    def route(self, language: str | None) -> Classifier:
+        """The model for a text in ``language`` (None: not detected)."""
+        if self.multilingual is None or language in (None, ENGLISH):
+            return self.english
+        return self.multilingual
+
+    def classify(self, texts: Sequence[str]) -> list[Sentiment]:
+        """One Sentiment per text, in order, each model called once per batch."""
+        languages = [self.detect(text) for text in texts]
+        groups: dict[int, list[int]] = {}
+        models: dict[int, Classifier] = {}
+        for index, language in enumerate(languages):
+            model = self.route(language)
+            groups.setdefault(id(model), []).append(index)
+            models[id(model)] = model
+        results: list[Sentiment | None] = [None] * len(texts)
+        for key, indices in groups.items():
+            model = models[key]
+            labelled = model.classify([texts[i] for i in indices])
+            for index, sentiment in zip(indices, labelled, strict=True):
+                results[index] = sentiment.with_context(
+                    language=languages[index],
+                    uncertain_below=self.uncertain_below,
+                    model=sentiment.model or model.name,
+                )
+        return [result for result in results if result is not None]
