@@ -206,14 +206,31 @@ class MastodonConnector:
         )
 
     def _add_source(self, key: str, brand: str, target: _Target) -> None:
-        """Register one source, once."""
+        """Register one source, once; its page size lets the daemon pace its polling."""
         if key not in self._targets:
             self._targets[key] = target
-            self._sources.append(Source(key=key, brand=brand))
+            self._sources.append(Source(key=key, brand=brand, page_size=self.settings.page_size))
 
     def sources(self) -> Sequence[Source]:
-        """Per brand: its hashtags on every instance, its mentions, watched accounts, search."""
-        return list(self._sources)
+        """Per brand: its hashtags on every instance, its mentions, watched accounts, search.
+
+        A source fed by a stream that has not been refused has no page size: a fetch that
+        drains the stream's buffer costs no request, so the daemon keeps it at its fastest
+        pace rather than slowing it down while it is quiet.
+        """
+        return [
+            replace(source, page_size=None) if self._streamed(source.key) else source
+            for source in self._sources
+        ]
+
+    def _streamed(self, key: str) -> bool:
+        """Whether ``key`` is (or is about to be) fed by a stream that was not refused."""
+        target = self._targets[key]
+        if not self.settings.streaming or target.kind not in {"tag", "mentions"}:
+            return False
+        with self._lock:
+            stream = self._streams.get(_stream_key(target))
+        return stream is None or not stream.refused
 
     # -- fetching -------------------------------------------------------------------------
 
@@ -646,7 +663,7 @@ class MastodonConnector:
         """The stream that feeds ``target`` (started on first use), or None: poll only."""
         if self._closed or not self.settings.streaming or target.kind not in {"tag", "mentions"}:
             return None
-        stream_key = (target.host, target.tag if target.kind == "tag" else "")
+        stream_key = _stream_key(target)
         with self._lock:
             stream = self._streams.get(stream_key)
             if stream is None:
@@ -1027,6 +1044,11 @@ def mention_from_status(
         reach=int(status.get("favourites_count") or 0) + int(status.get("reblogs_count") or 0),
         edited_at=_utc_datetime(edited) if edited else None,
     )
+
+
+def _stream_key(target: _Target) -> tuple[str, str]:
+    """The stream that can feed ``target``: a hashtag's, or the user stream (tag "")."""
+    return target.host, target.tag if target.kind == "tag" else ""
 
 
 def _check_items(page: Any, source: Source, instance: _Instance) -> None:

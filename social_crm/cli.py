@@ -115,7 +115,7 @@ def status(config: ConfigOption = None) -> None:
 
     db = _database(config)
     with db.transaction() as session:
-        rows = health.report(session)
+        rows = health.report(session, networks=_connector_networks(_settings(config)))
     table = Table(
         "connector",
         "source",
@@ -141,6 +141,18 @@ def status(config: ConfigOption = None) -> None:
         )
     console.print(table if rows else "no source has been polled yet")
     _print_channels(config, db)
+
+
+def _connector_networks(settings: Settings) -> dict[str, str]:
+    """The network each configured connector's mentions carry, where its class names it."""
+    from connectors.registry import connector_class
+
+    networks: dict[str, str] = {}
+    for key, entry in settings.connectors.items():
+        network = getattr(connector_class(entry.type or key), "network", None)
+        if isinstance(network, str):
+            networks[key] = network
+    return networks
 
 
 def _print_channels(config: Path | None, db: Database) -> None:

@@ -211,13 +211,19 @@ class Daemon:
             stored += added
         return stored
 
-    def _disable(self, name: str, key: str, exc: AuthenticationError) -> None:
-        """Stop polling a connector whose credentials were refused: one log line, one alert."""
+    def _disable(self, name: str, key: str | None, exc: AuthenticationError) -> None:
+        """Stop polling a connector whose credentials were refused: one log line, one alert.
+
+        ``key``: the source whose poll was refused (None: the refresh job was).
+        """
+        if name in self._disabled:
+            return
         self._disabled.add(name)
         reason = f"connector {name} disabled: {exc} (fix its credentials and restart)"
         LOGGER.error("%s", reason)
         with self.db.transaction() as session:
-            health.record_failure(session, name, key, exc)
+            if key is not None:
+                health.record_failure(session, name, key, exc)
             health.raise_health_alert(session, name, None, reason, self.routing.levels[0])
 
     def _record_failure(self, name: str, key: str, exc: ConnectorError) -> None:
@@ -276,6 +282,9 @@ class Daemon:
                 break
             try:
                 revisions = connector.refresh(ids[start : start + REFRESH_CHUNK])
+            except AuthenticationError as exc:
+                self._disable(name, None, exc)
+                break
             except ConnectorError as exc:
                 LOGGER.warning("refresh of %s stopped: %s", name, exc)
                 break

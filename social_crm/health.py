@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -99,17 +99,34 @@ class SourceHealth:
         return "silent" if self.silent else "ok"
 
 
-def report(session: Session, *, now: datetime | None = None) -> list[SourceHealth]:
-    """The health of every source that has been polled, in connector and source order."""
-    now = now or utcnow()
+def report(
+    session: Session,
+    *,
+    networks: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> list[SourceHealth]:
+    """The health of every source that has been polled, in connector and source order.
 
-    def counts(since: datetime) -> dict[str, int]:
+    ``networks`` maps connector names to the network their mentions carry: source keys are
+    unique within a connector only (Reddit and Mastodon both have ``Brand:search``), so a
+    source's items are counted by network and key where the network is known.
+    """
+    now = now or utcnow()
+    networks = networks or {}
+
+    def counts(since: datetime) -> dict[tuple[str, str], int]:
         rows = session.execute(
-            select(MentionRecord.source, func.count())
+            select(MentionRecord.network, MentionRecord.source, func.count())
             .where(MentionRecord.ingested_at >= since)
-            .group_by(MentionRecord.source)
+            .group_by(MentionRecord.network, MentionRecord.source)
         ).all()
-        return {source: total for source, total in rows}
+        return {(network, source): total for network, source, total in rows}
+
+    def items(table: dict[tuple[str, str], int], row: SourceCursor) -> int:
+        network = networks.get(row.connector)
+        if network is not None:
+            return table.get((network, row.source_key), 0)
+        return sum(n for (_, source), n in table.items() if source == row.source_key)
 
     hour, day = counts(now - timedelta(hours=1)), counts(now - timedelta(days=1))
     return [
@@ -120,8 +137,8 @@ def report(session: Session, *, now: datetime | None = None) -> list[SourceHealt
             last_error=row.last_error,
             last_error_at=row.last_error_at,
             consecutive_failures=row.consecutive_failures,
-            items_last_hour=hour.get(row.source_key, 0),
-            items_last_day=day.get(row.source_key, 0),
+            items_last_hour=items(hour, row),
+            items_last_day=items(day, row),
             silent=row.silence_alerted,
         )
         for row in session.scalars(

@@ -16,8 +16,8 @@ from connectors.base import Source
 from connectors.registry import known_connectors
 from social_crm import health
 from social_crm.config import Settings, load_config
-from social_crm.daemon import Daemon
-from social_crm.errors import AuthenticationError, TransientConnectorError
+from social_crm.daemon import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, Daemon
+from social_crm.errors import AuthenticationError, RateLimitedError, TransientConnectorError
 from social_crm.escalation import list_alerts
 from social_crm.models import MentionRecord, SourceCursor, utcnow
 
@@ -96,6 +96,49 @@ def test_refused_credentials_disable_one_connector_with_one_alert(make_settings,
     ]
     with daemon.db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(MentionRecord)) == 2
+    daemon.close()
+
+
+def test_credentials_refused_to_the_refresh_job_disable_the_connector_once(
+    make_settings, caplog
+) -> None:
+    settings = make_settings()
+    connector = scripted(settings)
+    daemon, notifier = daemon_with(settings, connector)
+    connector.post("anna", "hello")
+    daemon.run_cycle()
+
+    def refused(native_ids: object) -> None:
+        raise AuthenticationError("401 token revoked")
+
+    connector.refresh = refused  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="social_crm.daemon"):
+        assert daemon.refresh("c0") == 0
+        assert daemon.refresh("c0") == 0
+        daemon.run_cycle()
+    assert connector.fetches == 1  # polling stopped too
+    reason = "connector c0 disabled: 401 token revoked (fix its credentials and restart)"
+    assert [r.getMessage() for r in caplog.records if r.name == "social_crm.daemon"] == [reason]
+    assert notifier.sent == [f"[social-crm] health: {reason}"]
+    daemon.close()
+
+
+def test_items_are_counted_per_connector_when_two_share_a_source_key(make_settings) -> None:
+    settings = make_settings()
+    reddit, mastodon = scripted(settings, "reddit"), scripted(settings, "mastodon")
+    daemon, _ = daemon_with(settings, reddit, mastodon)
+    reddit.post("anna", "one")
+    for text in ("two", "three"):
+        mastodon.post("erik", text)
+    daemon.run_cycle()
+    with daemon.db.transaction() as session:
+        rows = health.report(session, networks={"c0": "reddit", "c1": "mastodon"})
+        assert [(r.connector, r.source, r.items_last_hour) for r in rows] == [
+            ("c0", "Brewly:all", 1),
+            ("c1", "Brewly:all", 2),
+        ]
+        unknown = health.report(session)  # without the map: the key's items, every network
+        assert [r.items_last_day for r in unknown] == [3, 3]
     daemon.close()
 
 
@@ -234,4 +277,31 @@ def test_quiet_sources_are_polled_less_often_and_busy_ones_at_the_configured_pac
         daemon.poll("c0")
         clock.now += 1
     assert 9 <= connector.fetches <= 11  # back to the 60 s floor, never faster
+    daemon.close()
+
+
+def test_failures_back_off_exponentially_with_jitter_to_a_cap_and_429s_wait_their_time(
+    make_settings,
+) -> None:
+    settings = make_settings()
+    connector = scripted(settings)
+    clock = Clock()
+    daemon = Daemon(settings, connectors={"c0": connector}, notifiers={}, clock=clock)
+    daemon.start()
+    connector.failures = [TransientConnectorError("HTTP 503")] * 11
+    connector.failures.append(RateLimitedError("HTTP 429", retry_after=120.0))
+    attempts: list[float] = []
+    while len(attempts) < 13:  # the poll job, every simulated second
+        before = connector.fetches
+        daemon.poll("c0")
+        if connector.fetches > before:
+            attempts.append(clock.now)
+        clock.now += 1
+    gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:], strict=False)]
+    for failures, gap in enumerate(gaps[:11], start=1):
+        delay = min(BACKOFF_BASE_SECONDS * 2 ** (failures - 1), BACKOFF_MAX_SECONDS)
+        assert delay * 0.8 <= gap <= delay * 1.2 + 1, (failures, gaps)
+    assert len({gap for gap in gaps[8:11]}) > 1  # jittered, not in lockstep
+    assert gaps[11] == 120  # the 429's own time, not the backoff
+    assert not connector.failures  # the thirteenth poll succeeded
     daemon.close()

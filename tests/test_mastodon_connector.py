@@ -19,6 +19,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from mastodon import Mastodon
+from mastodon.return_types import Notification, Status
+from mastodon.types_base import try_cast_recurse
 from pydantic import ValidationError
 
 from connectors.base import Connector, Source
@@ -186,6 +188,14 @@ def test_sources_with_every_option() -> None:
         ]
     finally:
         connector.close()
+
+
+def test_polled_sources_carry_the_page_size_that_paces_them(connect: Any) -> None:
+    connector = connect(page_size=25)
+    assert [(s.key, s.page_size) for s in connector.sources()] == [
+        ("acme:tag:acme", 25),
+        ("acme:mentions", 25),
+    ]
 
 
 def test_instance_domain() -> None:
@@ -592,10 +602,10 @@ def _interactions(path: Path) -> list[dict[str, Any]]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)["interactions"]
 
 
-def _bodies(path: Path) -> Iterator[tuple[str, Any]]:
-    """(request URI, decoded JSON) of every GET answer; SSE streams give one per event."""
+def _bodies(path: Path, methods: tuple[str, ...] = ("GET",)) -> Iterator[tuple[str, Any]]:
+    """(request URI, decoded JSON) of every answer to ``methods``; SSE gives one per event."""
     for interaction in _interactions(path):
-        if interaction["request"]["method"] != "GET":
+        if interaction["request"]["method"] not in methods:
             continue
         uri = interaction["request"]["uri"]
         raw = interaction["response"]["body"]["string"]
@@ -630,17 +640,19 @@ def _statuses(node: Any) -> Iterator[dict[str, Any]]:
             yield from _statuses(node.get(key) or [])
 
 
-def _recorded_statuses() -> list[tuple[str, dict[str, Any]]]:
+def _recorded_statuses(methods: tuple[str, ...] = ("GET",)) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for path in _cassettes():
-        for uri, body in _bodies(path):
+        for uri, body in _bodies(path, methods):
             found.extend((uri, status) for status in _statuses(body))
     return found
 
 
 def test_replay_recorded_statuses_convert() -> None:
-    recorded = _recorded_statuses()
-    assert len(recorded) >= 20
+    # Every status a recorded answer holds: timelines, notifications, search, context, the
+    # stream, and the statuses that posting returned (DELETE answers hold no content).
+    recorded = _recorded_statuses(("GET", "POST"))
+    assert len(recorded) >= 40
     for uri, status in recorded:
         instance = instance_domain(uri)
         mention = mention_from_status(status, brand="acme", source="replay", instance=instance)
@@ -651,6 +663,34 @@ def test_replay_recorded_statuses_convert() -> None:
             "@" in mention.author.handle and mention.author.handle == mention.author.handle.lower()
         )
         assert mention.thread_id.startswith(f"{instance}/")
+        # The connector reads what Mastodon.py made of the JSON: the same Mention from it.
+        parsed = try_cast_recurse(Status, json.loads(json.dumps(status)))
+        again = mention_from_status(parsed, brand="acme", source="replay", instance=instance)
+        assert again == mention, uri
+
+
+def test_replay_recorded_notifications_convert() -> None:
+    recorded = [
+        (uri, notification)
+        for path in _cassettes()
+        for uri, body in _bodies(path)
+        if "/notifications" in uri
+        for notification in (body if isinstance(body, list) else [body])
+        if isinstance(notification, dict) and "type" in notification
+    ]
+    if not recorded:
+        pytest.skip("no recorded notifications")
+    mentions = 0
+    for uri, raw in recorded:
+        notification = try_cast_recurse(Notification, raw)
+        if notification["type"] != "mention":
+            continue  # the connector asks for types=["mention"] only
+        mention = mention_from_status(
+            notification["status"], brand="acme", source="replay", instance=instance_domain(uri)
+        )
+        assert mention.native_id == raw["status"]["uri"] and mention.text, uri
+        mentions += 1
+    assert mentions
 
 
 def test_recorded_mention_notification_reads_cleanly() -> None:

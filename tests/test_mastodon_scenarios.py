@@ -16,18 +16,21 @@ from typing import Any
 import pytest
 import requests
 from mastodon import Mastodon
+from sqlalchemy import select
 
 from connectors import mastodon as mastodon_module
 from connectors.base import Refreshable, Source
 from connectors.fakes.mastodon import FakeMastodon
 from connectors.mastodon import MastodonConnector, MastodonSettings
 from social_crm.config import Brand
+from social_crm.daemon import Daemon
 from social_crm.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
     TransientConnectorError,
 )
+from social_crm.models import MentionRecord
 
 ACME = Brand(
     name="acme",
@@ -484,6 +487,25 @@ def test_the_same_status_through_two_instances_is_one_mention(
     assert gone.deleted and not kept.deleted
 
 
+def test_a_status_seen_through_two_instances_is_stored_once(
+    fake: FakeMastodon, other: FakeMastodon, connect: Connect, make_settings: Any
+) -> None:
+    connector = connect(extra_instances=[{"api_base_url": other.url}])
+    daemon = Daemon(make_settings(), connectors={"mastodon": connector}, notifiers={})
+    daemon.start()
+    daemon.poll("mastodon")  # the first polls: empty timelines
+    status = fake.post("anna@remote.example", "seen twice #acme")
+    fake.federate(status, other)
+    assert daemon.poll("mastodon", paced=False) == 1
+    assert daemon.poll("mastodon", paced=False) == 0
+    with daemon.db.transaction() as session:
+        stored = session.execute(select(MentionRecord.native_id, MentionRecord.source)).all()
+    daemon.close()
+    assert stored == [(fake.status_json(status)["uri"], "acme:tag:acme")]
+    served = [r.path for r in other.requests if r.path.startswith("/api/v1/timelines/tag/")]
+    assert len(served) == 3  # every poll read the second instance too
+
+
 def test_anonymous_instance_that_needs_a_token(
     other: FakeMastodon, connect: Connect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -581,6 +603,22 @@ def test_refused_streaming_logs_once_and_polls(
     assert len(refusals) == 2  # one per stream, once
     assert all("polling instead from now on" in m for m in refusals)
     assert len(fake.api_requests("/api/v1/streaming/health")) == 2
+
+
+def test_streamed_sources_keep_the_fastest_pace_until_the_stream_is_refused(
+    fake: FakeMastodon, connect: Connect
+) -> None:
+    fake.streaming_enabled = False
+    connector = connect(streaming=True, accounts=["carl"], page_size=20)
+
+    def page_sizes() -> dict[str, int | None]:
+        return {s.key: s.page_size for s in connector.sources()}
+
+    # A drained stream costs no request: no page size, so the daemon does not slow it down.
+    assert page_sizes() == {"acme:tag:acme": None, "acme:mentions": None, "acme:account:carl": 20}
+    connector.fetch(_source(connector, "acme:tag:acme"), None)
+    _wait_for(lambda: connector.stream_status() == {f"#acme@{fake.host}": "refused"})
+    assert page_sizes() == {"acme:tag:acme": 20, "acme:mentions": None, "acme:account:carl": 20}
 
 
 def test_stream_refused_after_a_healthy_check(
