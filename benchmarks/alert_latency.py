@@ -1,17 +1,20 @@
 """Alert volume and alert latency: what escalation sends, and how fast.
 
-    python benchmarks/alert_latency.py [--mentions 6000] [--alerts 200] [--rate 10]
+    python benchmarks/alert_latency.py [--negatives 1000] [--alerts 200] [--rate 10]
         [--process-interval 1] [--deliver-interval 1] [--database URL]
         [--only volume|latency]
 
-1. **Alerts per 1,000 negative mentions** in a replayed demo-like stream (a week of posts
-   and replies about one brand: conversations of heavy-tailed length, a quarter of them
-   angry, a few authors who post again and again, and one hour-long pile-on), labelled
-   by the lexicon classifier and escalated in 5-minute steps with the default rules:
-   - per mention: one alert per rule-matching mention (no grouping at all);
-   - per thread: one alert per conversation (what social-crm did before issue #6);
-   - now: per thread, plus the author cooldown and the crisis alert that gathers the
-     pile-on; also the messages sent at once (low alerts wait for the digest).
+1. **Alerts per 1,000 negative mentions** in a replayed stream shaped like the demo's (a
+   week of posts and replies about one brand on Reddit and Mastodon: conversations of
+   heavy-tailed length, a quarter of them angry, a few authors who post again and again,
+   one hour-long pile-on), with ``--negatives`` negative mentions among the positive and
+   neutral ones, labelled by the lexicon classifier and escalated in 5-minute steps with
+   the default rules:
+   - one alert per mention: every negative mention a rule matches is an alert (no dedup);
+   - one per conversation: later mentions in a thread join its open alert;
+   - dedup as shipped: per conversation, plus the author cooldown and the crisis alert
+     that gathers the pile-on; also the messages sent at once (low alerts wait for the
+     digest).
 2. **Latency from mention stored to webhook received**: a daemon (the real scheduler,
    lexicon classifier, outbox and an HTTP receiver on 127.0.0.1) runs while negative
    mentions are stored at ``--rate`` per second, each its own conversation; for each
@@ -51,10 +54,11 @@ from social_crm.spikes import check_spikes  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 
+# Every ANGRY and MILD text is labelled negative by the lexicon; every HAPPY one is not.
 ANGRY = [
     "Brewly support is a disgrace, broken after two weeks. Terrible.",
     "Same here, mine leaks water everywhere. Really awful.",
-    "Still no answer. Horrible, useless support.",
+    "Still no answer from support. Horrible and useless.",
     "My order arrived broken and nobody answers my emails. Awful, disappointing.",
     "Worst purchase ever, I want a refund.",
     "The grinder is so loud and the app keeps crashing. Hate it.",
@@ -71,21 +75,27 @@ HAPPY = [
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 
 
-def stream(total: int, *, seed: int = 7) -> list[Mention]:
-    """A week of demo-like mentions about one brand, oldest first."""
+PILE_ON = 80  # angry posts in one hour, each its own thread
+
+
+def stream(negatives: int, *, seed: int = 7) -> list[Mention]:
+    """A week of demo-like mentions about one brand, ``negatives`` of them negative."""
     rng = random.Random(seed)
     authors = [f"user{n}" for n in range(600)]
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(authors))]  # a few post a lot
     mentions: list[Mention] = []
-    thread = 0
+    thread = angry_count = 0
     pile_on = START + timedelta(days=5, hours=14)
-    while len(mentions) < total:
+    wanted = max(negatives - PILE_ON, 0)
+    while angry_count < wanted:
         thread += 1
         angry = rng.random() < 0.25
+        network = "mastodon" if rng.random() < 0.4 else "reddit"
         at = START + timedelta(seconds=rng.uniform(0, 7 * 86400))
         replies = min(int(rng.paretovariate(1.3)) - 1, 120)
         for n in range(replies + 1):
-            negative = rng.random() < (0.7 if angry else 0.08)
+            negative = angry_count < wanted and rng.random() < (0.7 if angry else 0.08)
+            angry_count += negative
             texts = (MILD if rng.random() < 0.15 else ANGRY) if negative else HAPPY
             mentions.append(
                 _mention(
@@ -95,9 +105,10 @@ def stream(total: int, *, seed: int = 7) -> list[Mention]:
                     rng.choice(texts),
                     at + timedelta(minutes=n * rng.uniform(1, 30)),
                     rng.randint(0, 40),
+                    network=network,
                 )
             )
-    for n in range(80):  # the pile-on: 80 angry posts in one hour, each its own thread
+    for n in range(min(PILE_ON, negatives)):
         mentions.append(
             _mention(
                 f"pile{n}",
@@ -108,19 +119,27 @@ def stream(total: int, *, seed: int = 7) -> list[Mention]:
                 rng.randint(0, 400),
             )
         )
-    return sorted(mentions[: total + 80], key=lambda m: m.created_at)
+    return sorted(mentions, key=lambda m: m.created_at)
 
 
 def _mention(
-    native_id: str, thread: str, author: str, text: str, at: datetime, reach: int
+    native_id: str,
+    thread: str,
+    author: str,
+    text: str,
+    at: datetime,
+    reach: int,
+    *,
+    network: str = "reddit",
 ) -> Mention:
+    host = "mastodon.social" if network == "mastodon" else "www.reddit.com"
     return Mention(
-        network="reddit",
+        network=network,
         native_id=native_id,
         brand="Brewly",
-        source="Brewly:r/brewly",
-        url=f"https://www.reddit.com/{native_id}",
-        author=Author(network="reddit", handle=author, followers=reach * 3),
+        source="Brewly:r/brewly" if network == "reddit" else "Brewly:#brewly",
+        url=f"https://{host}/{native_id}",
+        author=Author(network=network, handle=author, followers=reach * 3),
         text=text,
         created_at=at,
         kind="comment" if not native_id.endswith("_0") else "post",
@@ -183,26 +202,41 @@ def replay(mentions: list[Mention], *, cooldown: float, spikes: bool) -> dict[st
     }
 
 
-def volume(total: int) -> None:
-    """Print alerts per 1,000 negative mentions, without and with grouping."""
-    mentions = stream(total)
+def volume(negatives: int) -> None:
+    """Print alerts per 1,000 negative mentions, one per mention and with dedup."""
+    mentions = stream(negatives)
+    started = time.monotonic()
     threads = replay(mentions, cooldown=0, spikes=False)
     now = replay(mentions, cooldown=60, spikes=True)
     per_k = 1000 / now["negatives"]
-    print(f"stream: {len(mentions)} mentions, {now['negatives']} negative (lexicon)")
-    print("alerts per 1,000 negative mentions:")
-    # Without grouping every mention a rule matches is an alert: the thread-only run's
+    threads_total = len({(m.network, m.thread_id) for m in mentions})
+    authors = len({(m.network, m.author.handle) for m in mentions})
+    print(
+        f"stream: {len(mentions)} mentions in {threads_total} conversations by {authors} "
+        f"authors over 7 days; {now['negatives']} labelled negative (lexicon)"
+    )
+    print("per 1,000 negative mentions:")
+    # Without dedup every mention a rule matches is an alert: the thread-only run's
     # alerts count each mention they gathered.
-    print(f"  one per matching mention (no grouping): {threads['matched'] * per_k:7.1f}")
-    print(f"  one per conversation (before #6):       {threads['alerts'] * per_k:7.1f}")
-    print(
-        f"  conversation + author cooldown + crisis: {now['alerts'] * per_k:7.1f}"
-        f"  ({now['crises']} crisis alert(s))"
-    )
-    print(
-        f"  messages sent at once per channel:       {now['immediate'] * per_k:7.1f}"
-        f"  (+{now['digest'] * per_k:.1f} low alerts waiting for the hourly digest)"
-    )
+    rows = [
+        ("one alert per mention (no dedup)", threads["matched"], "alerts", ""),
+        ("one alert per conversation", threads["alerts"], "alerts", ""),
+        (
+            "dedup: conversation + author 60 min + crisis",
+            now["alerts"],
+            "alerts",
+            f" ({now['crises']} crisis alert(s))",
+        ),
+        (
+            "messages sent at once, per channel",
+            now["immediate"],
+            "messages",
+            f" (+{now['digest'] * per_k:.1f} low alerts waiting for the hourly digest)",
+        ),
+    ]
+    for label, value, unit, note in rows:
+        print(f"  {label + ':':<46} {value * per_k:6.1f} {unit}{note}")
+    print(f"({time.monotonic() - started:.0f} s to replay the stream twice)")
 
 
 def latency(alerts: int, rate: float, process: float, deliver: float, url: str | None) -> None:
@@ -300,7 +334,9 @@ def _settled(db: Database) -> bool:
 def main() -> None:
     """Parse the options and run both measurements."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mentions", type=int, default=6000)
+    parser.add_argument(
+        "--negatives", type=int, default=1000, help="negative mentions in the volume stream"
+    )
     parser.add_argument("--alerts", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0, help="mentions stored per second")
     parser.add_argument("--process-interval", type=float, default=1.0)
@@ -310,7 +346,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.only != "latency":
-        volume(args.mentions)
+        volume(args.negatives)
     if args.only != "volume":
         latency(args.alerts, args.rate, args.process_interval, args.deliver_interval, args.database)
 

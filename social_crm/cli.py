@@ -474,6 +474,14 @@ def alerts_show(
             f"resolved:     {_when(alert.resolved_at)} {_cell(alert.resolved_by)}",
             f"mentions:     {alert.mention_count}",
         ]
+        earlier = (alert.details or {}) if alert.kind == "mention" else {}
+        if earlier.get("reopens"):
+            at = earlier.get("resolved_at")
+            lines.append(
+                f"reopens:      alert {earlier['reopens']}, resolved "
+                f"{_when(datetime.fromisoformat(at)) if at else ''} "
+                f"{_cell(earlier.get('resolved_by'))}"
+            )
         for label, mention in (("first", alert.first_mention), ("latest", alert.last_mention)):
             if mention is None or (label == "latest" and mention.id == alert.first_mention_id):
                 continue
@@ -517,27 +525,29 @@ def alerts_show(
 @alerts_app.command("ack")
 def alerts_ack(
     alert_id: Annotated[int, typer.Argument(metavar="ID")],
-    by: Annotated[str, typer.Option(help="Who takes it.")] = "cli",
+    by: ByOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Acknowledge an open alert: someone is on it, it stops re-escalating."""
     db = _database(config)
+    who = by or _whoami()
     with db.transaction() as session:
-        escalation.acknowledge(session, alert_id, by=by)
-    console.print(f"alert {alert_id} acknowledged")
+        escalation.acknowledge(session, alert_id, by=who)
+    console.print(f"alert {alert_id} acknowledged by {escape(who)}")
 
 
 @alerts_app.command("resolve")
 def alerts_resolve(
     alert_id: Annotated[int, typer.Argument(metavar="ID")],
-    by: Annotated[str, typer.Option(help="Who closes it.")] = "cli",
+    by: ByOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Resolve an alert; a new negative mention in its conversation opens a new one."""
     db = _database(config)
+    who = by or _whoami()
     with db.transaction() as session:
-        escalation.resolve(session, alert_id, by=by)
-    console.print(f"alert {alert_id} resolved")
+        escalation.resolve(session, alert_id, by=who)
+    console.print(f"alert {alert_id} resolved by {escape(who)}")
 
 
 @alerts_app.command("assign")

@@ -325,7 +325,14 @@ class Daemon:
     def check_sla(self) -> int:
         """Re-escalate open alerts past their SLA to the next level; returns how many."""
         with self.db.transaction() as session:
-            return len(check_sla(session, self.settings.escalation, self.routing))
+            return len(
+                check_sla(
+                    session,
+                    self.settings.escalation,
+                    self.routing,
+                    quiet=self.settings.alerts.quiet_hours,
+                )
+            )
 
     def check_spikes(self) -> int:
         """Raise a crisis alert for each brand whose negative volume spikes; returns how many."""

@@ -15,12 +15,14 @@
   high and critical ones still open theirs.
 - **Lifecycle**: open -> acknowledged -> resolved, each step with who and when; an alert
   can be assigned to someone at any point before it is resolved. A negative mention in a
-  resolved conversation opens a NEW alert (the old one keeps its history).
+  resolved conversation reopens it as a NEW alert (the old one keeps its history; the new
+  one names it in ``details.reopens``, with who resolved it and when).
 - **Levels and SLA**: ``alerts.levels`` lists the channels of each escalation level
   (default: one level with every channel). An alert notifies its start level's channels
   (and every lower level's) at once; if it is still open (not acknowledged) when its
   severity's SLA (``escalation.sla_minutes``) runs out, :func:`check_sla` queues it for
   the next level's channels, once per level, and restarts the clock, until the last level.
+  During quiet hours that hold the alert's severity, the clock starts again when they end.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from social_crm.config import (
     AlertsConfig,
     EscalationConfig,
     EscalationRule,
+    QuietHours,
     SpikesConfig,
     severity_rank,
 )
@@ -191,6 +194,7 @@ def _escalate(
         "level": rule.level,
         "first_mention": mention,
         "sla_minutes": config.sla_minutes.of(rule.severity),
+        "details": _reopens(session, key),
         "now": now,
     }
     if session.get_bind().dialect.name != "postgresql":
@@ -209,6 +213,23 @@ def _escalate(
             return None
     LOGGER.info("%s alert %d opened for %s (rule %s)", rule.severity, alert.id, key, rule.name)
     return alert
+
+
+def _reopens(session: Session, key: str) -> dict[str, Any] | None:
+    """What a new alert in a conversation whose last alert was resolved says about that one."""
+    previous = session.scalar(
+        select(Alert)
+        .where(Alert.thread_key == key, Alert.status == RESOLVED)
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+    if previous is None:
+        return None
+    return {
+        "reopens": previous.id,
+        "resolved_by": previous.resolved_by,
+        "resolved_at": previous.resolved_at.isoformat() if previous.resolved_at else None,
+    }
 
 
 def _author_alert(
@@ -382,9 +403,17 @@ def check_sla(
     config: EscalationConfig,
     routing: Routing,
     *,
+    quiet: QuietHours | None = None,
     now: datetime | None = None,
 ) -> list[Alert]:
-    """Re-escalate open alerts whose SLA ran out to their next level; returns them."""
+    """Re-escalate open alerts whose SLA ran out to their next level; returns them.
+
+    An alert whose deliveries are held by the quiet hours (``quiet``) was not seen by
+    anyone yet: its SLA starts again when the quiet hours end, instead of re-escalating to
+    a level that would be held too.
+    """
+    from social_crm.digest import held_until  # digest builds on this module
+
     now = now or utcnow()
     due = session.scalars(
         select(Alert)
@@ -397,6 +426,15 @@ def check_sla(
         level = alert.level + 1
         if level >= len(routing.levels):
             alert.sla_due_at = None  # no level left (levels were shortened since)
+            continue
+        hold = held_until(quiet, alert.severity, now)
+        if hold is not None:
+            alert.sla_due_at = _sla_due(
+                config.sla_minutes.of(alert.severity), routing, alert.level, hold
+            )
+            LOGGER.info(
+                "alert %d: SLA restarts when the quiet hours end (%s)", alert.id, hold.isoformat()
+            )
             continue
         _queue(alert, routing, range(level, level + 1), now=now)
         alert.level, alert.escalated_at = level, now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -199,3 +200,10 @@ def test_alerts_can_be_shown_and_assigned_from_the_command_line(
     assert isinstance(again.exception, SocialCrmError) and "cannot be assigned" in str(
         again.exception
     )
+    (reopened,) = ingest_and_escalate(
+        db, mention("t1_c", parent="t3_a", thread="t3_a", author="ann", text=ANGRY)
+    )
+    shown = runner.invoke(
+        app, ["alerts", "show", str(reopened), "-c", config], env={"COLUMNS": "200"}
+    )
+    assert re.search(rf"reopens: +alert {alert_id}, resolved [-0-9: ]+ maria", shown.output)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import pwd
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +95,13 @@ def test_alerts_can_be_listed_acknowledged_and_resolved(config: Path, db_url: st
         "acknowledged"
         in social_crm("alerts", "list", "--status", "acknowledged", "--config", str(config)).stdout
     )
-    assert social_crm("alerts", "resolve", str(alert_id), "--config", str(config)).returncode == 0
+    resolved = social_crm("alerts", "resolve", str(alert_id), "--config", str(config))
+    me = pwd.getpwuid(os.getuid()).pw_name  # no --by: the user who typed it
+    assert resolved.returncode == 0 and f"alert {alert_id} resolved by {me}" in resolved.stdout
+    shown = social_crm("alerts", "show", str(alert_id), "--config", str(config)).stdout
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d"
+    assert re.search(rf"acknowledged: {when} maria\n", shown), shown
+    assert re.search(rf"resolved: +{when} {re.escape(me)}\n", shown), shown
     again = social_crm("alerts", "resolve", str(alert_id), "--config", str(config))
     assert again.returncode == 1 and "already resolved" in again.stderr
     missing = social_crm("alerts", "ack", "999", "--config", str(config))

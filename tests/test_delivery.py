@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -126,8 +128,10 @@ def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(
     webhook.status = 503
     store(db, (post("t3_a"), ANGRY), (post("t3_b", author="ann"), ANGRY))
     escalate(db, routing=ROUTING)
-    assert deliver_due(db, notifiers, config) == (2, 2)  # both emails, no webhook
-    assert deliver_due(db, notifiers, config) == (0, 0)  # backing off
+    # Both emails go out; the webhook fails once and its other row waits for the next pass.
+    assert deliver_due(db, notifiers, config) == (2, 1)
+    assert deliver_due(db, notifiers, config) == (0, 1)
+    assert deliver_due(db, notifiers, config) == (0, 0)  # both backing off
     webhook.status = 200
     assert deliver_due(db, notifiers, config, now=utcnow() + timedelta(hours=1)) == (2, 0)
     first_keys = [r.header("Idempotency-Key") for r in webhook.requests]
@@ -136,7 +140,7 @@ def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(
     webhook.status = 500  # from now on the webhook never works again
     store(db, (post("t3_c", author="bob"), ANGRY), (post("t3_d", author="kim"), ANGRY))
     escalate(db, routing=ROUTING)
-    for hours in range(2, 8):
+    for hours in range(2, 12):
         deliver_due(db, notifiers, config, now=utcnow() + timedelta(hours=hours * 2))
     with db.transaction() as session:
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
@@ -147,6 +151,40 @@ def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(
     assert len(smtp.messages) == 4
     assert (chat.channel, chat.sent, chat.failed, chat.pending) == ("chat", 2, 2, 0)
     assert "answered 500" in (chat.last_error or "") and team.last_error is None
+
+
+def test_a_channel_that_times_out_costs_the_others_one_timeout_per_pass(
+    db: Database, webhook: WebhookSink
+) -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        config = AlertsConfig(
+            channels=[
+                WebhookChannel(
+                    type="webhook",
+                    name="pager",
+                    url=f"http://127.0.0.1:{port}/hook",
+                    timeout_seconds=0.5,
+                ),
+                WebhookChannel(type="webhook", name="chat", url=webhook.url),
+            ]
+        )
+        store(db, *[(post(f"t3_{n}", author=f"user{n}"), ANGRY) for n in range(5)])
+        escalate(db, routing=Routing.single(["pager", "chat"]))
+        started = time.monotonic()
+        assert deliver_due(db, build_notifiers(config.channels), config) == (5, 1)
+        assert time.monotonic() - started < 2.4  # one timeout (0.5 s), not five
+    assert len(webhook.payloads) == 5
+    with db.transaction() as session:
+        pager = session.scalars(
+            select(Delivery).where(Delivery.channel == "pager").order_by(Delivery.id)
+        ).all()
+        assert [(row.status, row.attempts) for row in pager] == [("pending", 1)] + [
+            ("pending", 0)
+        ] * 4
+        assert "timed out" in (pager[0].last_error or "").lower()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a CLI test: one backend will do

@@ -27,6 +27,7 @@ from social_crm.escalation import (
     check_levels,
     check_sla,
     escalate_pending,
+    get_alert,
     list_alerts,
     resolve,
 )
@@ -39,6 +40,7 @@ from social_crm.models import (
     MentionRecord,
     SentimentRecord,
 )
+from social_crm.notify.message import AlertMessage
 from social_crm.rules import Facts, first_match, keyword_pattern
 
 from .conftest import BRAND
@@ -100,6 +102,8 @@ def store(db: Database, *items: tuple[Mention, dict[str, object]]) -> None:
                     neutral=scores["neutral"],
                     positive=scores["positive"],
                     model="test",
+                    # as the classifier stores it, with sentiment.uncertain_below at 0.5
+                    uncertain=float(scores[label]) < 0.5,  # type: ignore[arg-type]
                 )
             )
 
@@ -303,6 +307,19 @@ def test_a_resolved_conversation_opens_a_new_alert_and_keeps_the_old_one(db: Dat
         "maria",
     )
     assert old.resolved_at is not None and new.status == "open"
+    assert new.details == {
+        "reopens": old.id,
+        "resolved_by": "maria",
+        "resolved_at": old.resolved_at.isoformat(),
+    }
+    with db.transaction() as session:
+        message = AlertMessage.from_alert(get_alert(session, new.id))
+    note = f"alert {old.id}, resolved by maria at {old.resolved_at.isoformat()}"
+    assert f"Reopens:  {note}" in message.body()
+    assert (message.as_json()["alert"]["reopens"], message.reopens_note) == (
+        old.id,
+        note.split(", ", 1)[1],
+    )
     with db.transaction() as session, pytest.raises(SocialCrmError, match="cannot be assigned"):
         assign(session, first.id, to="erik")
 
@@ -338,6 +355,37 @@ def test_an_unacknowledged_alert_re_escalates_once_per_level(db: Database) -> No
         f"alert-{first.id}-chat-1",
     }
     assert [(d.level, d.channel) for d in by_id[second.id].deliveries] == [(0, "chat")]
+
+
+def test_quiet_hours_restart_the_sla_instead_of_escalating_into_the_night(db: Database) -> None:
+    config = EscalationConfig()
+    routing = Routing(levels=(("chat",), ("pager",)))
+    quiet = QuietHours(start="22:00", end="07:00", timezone="UTC", hold_below="high")
+    night = datetime(2026, 11, 2, 23, 0, tzinfo=UTC)
+    morning = datetime(2026, 11, 3, 7, 0, tzinfo=UTC)
+    store(
+        db,
+        (post("t3_a", created_at=night), ANGRY),
+        (post("t3_b", author="vip", followers=50_000, created_at=night), ANGRY),
+    )
+    medium, high = escalate(db, config, routing, now=night)
+    assert (medium.severity, high.severity) == ("medium", "high")
+    with db.transaction() as session:
+        # 03:00: both SLAs have run out. High alerts are sent at night, so the high one
+        # moves on; nobody has seen the medium one yet: its clock starts again at 07:00.
+        at_three = check_sla(session, config, routing, quiet=quiet, now=night + timedelta(hours=4))
+        assert [a.id for a in at_three] == [high.id]
+        held = session.get(Alert, medium.id)
+        assert held is not None and (held.level, held.sla_due_at) == (
+            0,
+            morning + timedelta(minutes=240),
+        )
+        later = morning + timedelta(minutes=239)
+        assert check_sla(session, config, routing, quiet=quiet, now=later) == []
+        due = morning + timedelta(minutes=240)
+        assert [a.id for a in check_sla(session, config, routing, quiet=quiet, now=due)] == [
+            medium.id
+        ]
 
 
 def test_a_rule_can_start_at_a_higher_level(db: Database) -> None:

@@ -43,6 +43,8 @@ class AlertMessage:
     last_at: str | None = None
     assignee: str | None = None
     top_posts: tuple[dict[str, Any], ...] = ()  # crisis alerts: the most seen posts
+    reopens: int | None = None  # the resolved alert of the same conversation, if any
+    reopens_note: str = ""  # who resolved it and when
     idempotency_key: str = ""
 
     @classmethod
@@ -69,6 +71,13 @@ class AlertMessage:
                 last_author=one_line(last.author.handle),
                 last_text=post_text(last.text, limit=TOP_POST_LIMIT, url=last.url),
                 last_at=last.created_at.isoformat(),
+            )
+        details = alert.details or {}
+        if alert.kind == "mention" and details.get("reopens"):
+            common["reopens"] = int(details["reopens"])
+            common["reopens_note"] = one_line(
+                f"resolved by {details.get('resolved_by') or 'someone'}"
+                + (f" at {details['resolved_at']}" if details.get("resolved_at") else "")
             )
         if alert.kind == "crisis":
             common["top_posts"] = tuple(
@@ -138,6 +147,8 @@ class AlertMessage:
             lines.append(_field(fmt, "Author", who))
             lines.append(_link_field(fmt, "Link", self.url))
         lines.append(_field(fmt, "Opened", self.opened_at))
+        if self.reopens:
+            lines.append(_field(fmt, "Reopens", f"alert {self.reopens}, {self.reopens_note}"))
         if self.kind == "mention" and self.mention_count > 1:
             lines.append(_field(fmt, "Mentions", f"{self.mention_count} in this alert"))
         if self.assignee:

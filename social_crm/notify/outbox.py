@@ -25,14 +25,16 @@ shorter than a send) between sending and recording. Per channel:
   re-send after a crash can show twice; the key is printed in the message (``Ref:``).
 
 A channel that keeps failing only delays its own rows: every row is claimed, sent and
-recorded on its own.
+recorded on its own, and once a channel has failed in a pass of :func:`deliver_due`, its
+other due rows wait for the next pass. So a dead or slow channel (one that times out)
+costs the others at most one failed send per pass, not one per waiting row.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -76,10 +78,15 @@ def deliver_due(
     now: datetime | None = None,
     limit: int = 100,
 ) -> tuple[int, int]:
-    """Try up to ``limit`` due deliveries, one at a time; returns (sent, failed attempts)."""
+    """Try up to ``limit`` due deliveries, one at a time; returns (sent, failed attempts).
+
+    A channel that fails is left alone for the rest of this pass: its other due rows are
+    not claimed (nor counted as attempts) until the next pass.
+    """
     sent = failed = 0
+    failing: set[str] = set()
     for _ in range(limit):
-        claim = claim_next(db, policy, now=now)
+        claim = claim_next(db, policy, now=now, skip=failing)
         if claim is None:
             break
         if claim is False:
@@ -90,19 +97,29 @@ def deliver_due(
             sent += 1
         else:
             failed += 1
+            failing.add(claim.channel)
     return sent, failed
 
 
 def claim_next(
-    db: Database, policy: AlertsConfig, *, now: datetime | None = None
+    db: Database,
+    policy: AlertsConfig,
+    *,
+    now: datetime | None = None,
+    skip: Collection[str] = (),
 ) -> Claim | None | bool:
-    """Lease the next due row and build its message; None: nothing is due; False: skipped."""
+    """Lease the next due row of a channel not in ``skip`` and build its message.
+
+    None: nothing is due; False: a row was looked at but not claimed (held for quiet
+    hours, or taken by another daemon).
+    """
     now = now or utcnow()
     with db.transaction() as session:
+        query = select(Delivery).where(_claimable(now))
+        if skip:
+            query = query.where(Delivery.channel.not_in(sorted(skip)))
         row = session.scalar(
-            select(Delivery)
-            .where(_claimable(now))
-            .order_by(Delivery.next_attempt_at, Delivery.id)
+            query.order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
