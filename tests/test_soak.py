@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ class Clock:
 
 
 def soak(tmp_path: Path, *, cycles: int, fault_rate: float, slow: bool, seed: int = 1) -> None:
+    began = time.perf_counter()
     rng = random.Random(seed)
     with FakeReddit() as reddit, FakeMastodon(owner="brewly", rate_limit=10**9) as mastodon:
         config = tmp_path / "soak.yaml"
@@ -100,7 +102,17 @@ def soak(tmp_path: Path, *, cycles: int, fault_rate: float, slow: bool, seed: in
         with daemon.db.transaction() as session:
             stored = session.execute(select(MentionRecord.network, MentionRecord.native_id)).all()
         daemon.close()
+    # The figures behind the verdict (shown with `pytest -s`).
+    print(f"\nsoak: {cycles} poll cycles in {time.perf_counter() - began:.0f} s")
+    for network, fake in (("reddit", reddit), ("mastodon", mastodon)):
+        mine = [native_id for net, native_id in stored if net == network]
+        print(
+            f"  {network}: published {len(published[network])}, stored {len(mine)}, "
+            f"distinct {len(set(mine))}, requests {len(fake.requests)}, "
+            f"faults {dict(sorted(fake.fault_counts.items()))}"
+        )
     assert reddit.fault_counts and sum(reddit.fault_counts.values()) > cycles * fault_rate
+    assert mastodon.fault_counts
     for network, ids in published.items():
         mine = [native_id for net, native_id in stored if net == network]
         assert len(mine) == len(set(mine))  # once each
