@@ -142,7 +142,7 @@ def test_items_are_counted_per_connector_when_two_share_a_source_key(make_settin
     daemon.close()
 
 
-def test_a_silent_source_raises_one_alert_and_recovery_resolves_it(make_settings) -> None:
+def test_a_silent_source_raises_one_alert_and_recovery_resolves_it(make_settings, caplog) -> None:
     settings = make_settings(health={"silence_alert_hours": 6})
     connector = scripted(settings)
     daemon, notifier = daemon_with(settings, connector)
@@ -154,8 +154,12 @@ def test_a_silent_source_raises_one_alert_and_recovery_resolves_it(make_settings
     assert daemon.check_health() == 0  # once, not every check
     daemon.deliver()
     assert len(notifier.sent) == 1 and "no new mention for 6 hours" in notifier.sent[0]
-    connector.post("anna", "back again")
-    daemon.poll("c0", paced=False)
+    with caplog.at_level(logging.INFO, logger="social_crm.health"):
+        for text in ("back again", "and again"):
+            connector.post("anna", text)
+            daemon.poll("c0", paced=False)
+    recovered = [r for r in caplog.records if "receiving mentions again" in r.getMessage()]
+    assert len(recovered) == 1  # logged once, not on every poll that finds something
     with daemon.db.transaction() as session:
         (alert,) = list_alerts(session)
         assert alert.kind == "health" and alert.status == "resolved"
