@@ -73,7 +73,7 @@ def _setup(
         "urllib3",
         "prawcore",
         "werkzeug",
-        "alembic.runtime.migration",
+        "alembic.runtime",
     ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
