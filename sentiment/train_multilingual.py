@@ -61,7 +61,7 @@ from sentiment.multilingual import (  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 
-L2_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+L2_GRID = (1e-3, 1e-2, 3e-2, 0.1, 0.3)
 CACHE_CHUNK = 512  # texts per cached file, so an interrupted run keeps what it embedded
 
 

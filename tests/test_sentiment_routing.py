@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -171,3 +173,25 @@ def test_the_threshold_lives_in_the_sentiment_section(write_config) -> None:
     old = write_config(brands=[BRAND], escalation={"uncertain_below": 0.5})
     with pytest.raises(ConfigError, match="uncertain_below has moved to sentiment.uncertain_below"):
         load_config(old)
+
+
+def test_the_daemon_loads_the_model_once_and_logs_its_time_and_memory(
+    make_settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from social_crm.daemon import Daemon
+
+    settings = make_settings(sentiment={"model": "lexicon", "uncertain_below": 0.7})
+    daemon = Daemon(settings, connectors={}, notifiers={})
+    with caplog.at_level(logging.INFO, logger="social_crm.daemon"):
+        daemon.start()
+        daemon.start()  # a second start loads nothing
+    daemon.close()
+    loaded = [r.getMessage() for r in caplog.records if "sentiment model" in r.getMessage()]
+    assert len(loaded) == 1
+    assert re.search(
+        r"sentiment model lexicon:vader-3\.3\.2 loaded in \d+\.\d s, warmed up in \d+\.\d s; "
+        r"process memory \d+ MB \(\+-?\d+ MB for the model\)",
+        loaded[0],
+    )
+    assert isinstance(daemon.classifier, RoutedClassifier)
+    assert daemon.classifier.uncertain_below == 0.7
