@@ -42,15 +42,20 @@ def classifier() -> Iterator[Classifier]:
 
 def test_the_default_model_loads_offline_with_its_metadata(classifier: Classifier) -> None:
     from sentiment.minilm import DefaultClassifier
+    from sentiment.routing import RoutedClassifier
 
-    assert isinstance(classifier, DefaultClassifier)
     assert isinstance(classifier, Classifier)
-    assert classifier.name.startswith("default:minilm-l6-lora-")
-    assert classifier.metadata["labels"] == list(LABELS)
-    assert 0.2 < classifier.temperature < 5.0
-    assert classifier.max_length == 64
+    # English (and undetected) posts go to the MiniLM, the rest to the multilingual head.
+    assert isinstance(classifier, RoutedClassifier)
+    english = classifier.english
+    assert isinstance(english, DefaultClassifier)
+    assert english.name.startswith("default:minilm-l6-lora-")
+    assert classifier.name.startswith(english.name + "+multilingual:")
+    assert english.metadata["labels"] == list(LABELS)
+    assert 0.2 < english.temperature < 5.0
+    assert english.max_length == 64
     # The committed adapter must be the one that passed the bar on TweetEval val.
-    assert classifier.metadata["validation"]["macro_recall"] >= 0.70
+    assert english.metadata["validation"]["macro_recall"] >= 0.70
 
 
 def test_obvious_english_gets_the_obvious_label(classifier: Classifier) -> None:
