@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sentiment.base import LABELS, Classifier, Sentiment
 
 __all__ = ["DEFAULT_MODEL", "LABELS", "Classifier", "Sentiment", "load_classifier"]
@@ -25,6 +27,9 @@ def load_classifier(
     from sentiment.routing import RoutedClassifier
 
     if model == DEFAULT_MODEL:
+        # OpenMP threads (torch's and the e5 engine's) sleep while they wait instead of
+        # spinning: on a busy machine spinning made the models several times slower.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from sentiment.minilm import DefaultClassifier
         from sentiment.multilingual import MultilingualClassifier
 
