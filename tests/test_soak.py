@@ -25,7 +25,19 @@ class Clock:
         return self.now
 
 
-def soak(tmp_path: Path, *, cycles: int, fault_rate: float, slow: bool, seed: int = 1) -> None:
+def soak(
+    tmp_path: Path,
+    *,
+    cycles: int,
+    fault_rate: float,
+    slow: bool,
+    seed: int = 1,
+    timeout: float = 1.0,
+) -> None:
+    """Publish at random, poll ``cycles`` times with faults, drain; check every mention once.
+
+    ``slow`` adds answers slower than the clients' ``timeout`` (seconds) to the faults.
+    """
     began = time.perf_counter()
     rng = random.Random(seed)
     with FakeReddit() as reddit, FakeMastodon(owner="brewly", rate_limit=10**9) as mastodon:
@@ -47,13 +59,13 @@ def soak(tmp_path: Path, *, cycles: int, fault_rate: float, slow: bool, seed: in
                             "base_url": reddit.url,
                             "client_id": "demo-client",
                             "client_secret": "demo-secret",
-                            "timeout_seconds": 1,
+                            "timeout_seconds": timeout,
                             "page_size": 25,
                         },
                         "mastodon": {
                             "api_base_url": mastodon.url,
                             "access_token": "demo-token",
-                            "timeout_seconds": 1,
+                            "timeout_seconds": timeout,
                             "page_size": 10,
                         },
                     },
@@ -62,8 +74,11 @@ def soak(tmp_path: Path, *, cycles: int, fault_rate: float, slow: bool, seed: in
         )
         mastodon.add_account("fan", remote_domain="example.social")
         kinds = ["429", "500", "slow"] if slow else ["429", "500"]
-        reddit.inject_faults(fault_rate, seed=seed, kinds=[*kinds, "broken_json"], slow_seconds=1.5)
-        mastodon.inject_faults(fault_rate, seed=seed, kinds=[*kinds, "json"], slow_seconds=1.5)
+        late = timeout * 1.5  # a "slow" answer comes after the client gave up on it
+        reddit.inject_faults(
+            fault_rate, seed=seed, kinds=[*kinds, "broken_json"], slow_seconds=late
+        )
+        mastodon.inject_faults(fault_rate, seed=seed, kinds=[*kinds, "json"], slow_seconds=late)
         published: dict[str, set[str]] = {"reddit": set(), "mastodon": set()}
         posts: list[str] = []
         clock = Clock()
@@ -126,5 +141,6 @@ def test_a_thousand_poll_cycles_with_faults_store_every_mention_once(tmp_path: P
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # some 1,300 answers come too late: about 25 minutes
 def test_long_soak_with_timeouts(tmp_path: Path) -> None:
-    soak(tmp_path, cycles=5000, fault_rate=0.2, slow=True, seed=2)
+    soak(tmp_path, cycles=5000, fault_rate=0.2, slow=True, seed=2, timeout=0.5)
