@@ -16,9 +16,9 @@ fitted on the UMSAB val logits. The script prints val macro-recall per language,
 recall, the confusion matrix and ECE before and after scaling, and writes the head with its
 training record to sentiment/model/multilingual_head.json.
 
-How long: embedding is the cost, about 30-50 texts/s on 2 busy CPU cores, so the default
-23,300 texts (14,704 UMSAB train, 2,584 UMSAB val, 6,000 TweetEval) take 8-13 minutes the
-first time; fitting takes under a minute.
+How long: embedding is the cost. The default 23,304 texts (14,712 UMSAB train, 2,592 UMSAB
+val, 6,000 TweetEval) take about 13 minutes at 30 texts/s on two free CPU cores, and took
+39 minutes (10 texts/s) while another training run shared the cores; fitting takes seconds.
 """
 
 from __future__ import annotations
