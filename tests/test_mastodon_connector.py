@@ -23,6 +23,7 @@ from mastodon.return_types import Notification, Status
 from mastodon.types_base import try_cast_recurse
 from pydantic import ValidationError
 
+from connectors import mastodon as mastodon_module
 from connectors.base import Connector, Source
 from connectors.fakes.mastodon import FakeMastodon
 from connectors.mastodon import (
@@ -196,6 +197,33 @@ def test_polled_sources_carry_the_page_size_that_paces_them(connect: Any) -> Non
         ("acme:tag:acme", 25),
         ("acme:mentions", 25),
     ]
+
+
+@pytest.mark.parametrize(
+    "older_to_newer",
+    [
+        ["9", "10", "109999999999999999", "110000000000000001"],  # Mastodon snowflakes
+        ["AbcXyZ0123456789ab", "AbcXyZ0123456789az", "AbcXyZ01234567a000"],  # Pleroma flakes
+        ["01HZX3Q7A0", "01HZX3Q7AZ", "01HZX3Q7B0"],  # ULID-like (GoToSocial)
+    ],
+)
+def test_ids_are_opaque_strings_ordered_only_where_a_server_mixes_them(
+    older_to_newer: list[str],
+) -> None:
+    shuffled = [older_to_newer[-1], *older_to_newer[:-1]]
+    assert mastodon_module._newest_id(shuffled, None) == older_to_newer[-1]
+    assert mastodon_module._newest_id(older_to_newer[:1], older_to_newer[-1]) == older_to_newer[-1]
+    status = {
+        "id": older_to_newer[-1],
+        "uri": "https://gts.example/users/ann/statuses/" + older_to_newer[-1],
+        "created_at": "2024-05-01T10:00:00.000Z",
+        "content": "<p>hi</p>",
+        "account": {"acct": "ann"},
+        "in_reply_to_id": older_to_newer[0],
+    }
+    mention = mention_from_status(status, brand="b", source="s", instance="gts.example")
+    assert mention.thread_id == f"gts.example/{older_to_newer[0]}"
+    assert mention.parent_id == f"gts.example/{older_to_newer[0]}"
 
 
 def test_instance_domain() -> None:
