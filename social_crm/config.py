@@ -77,7 +77,7 @@ class DatabaseConfig(Strict):
 class SentimentConfig(Strict):
     """Which classifier labels mentions, and when its label counts as uncertain."""
 
-    model: str = "lexicon"
+    model: str = "default"
     batch_size: int = Field(32, ge=1, le=1024)
     # A label whose top score is below this is stored as uncertain (escalation rules can
     # send such mentions to a person instead of alerting).

@@ -84,6 +84,8 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     def write(
         data: dict[str, Any] | None = None, *, name: str = "social_crm.yaml", **sections: Any
     ) -> Path:
+        # The lexicon loads in milliseconds; the default model has tests of its own.
+        sections.setdefault("sentiment", {"model": "lexicon"})
         content = data if data is not None else {"brands": [BRAND], **sections}
         path = tmp_path / name
         path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
