@@ -121,7 +121,7 @@ def escalate_pending(
 ) -> list[Alert]:
     """Look at classified mentions not yet escalated; returns the alerts opened.
 
-    Each mention is looked at once (``escalated_at``); on PostgreSQL the rows are locked
+    Mentions are taken oldest first and each is looked at once (``escalated_at``); on PostgreSQL the rows are locked
     with SKIP LOCKED so several daemons share the work without looking at one twice.
     """
     if not isinstance(routing, Routing):
@@ -135,7 +135,9 @@ def escalate_pending(
             joinedload(MentionRecord.sentiment),
             joinedload(MentionRecord.author).joinedload(AuthorRecord.customer),
         )
-        .order_by(MentionRecord.id)
+        # In the order they were written: one poll can bring a reply before its post, and
+        # the post (a VIP's complaint, say) should open the conversation's alert.
+        .order_by(MentionRecord.created_at, MentionRecord.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
