@@ -1,7 +1,7 @@
 """Score a sentiment classifier on TweetEval (and optionally UMSAB) validation data.
 
     python -m sentiment.evaluate [--model default|lexicon|PATH] [--split val] [--data DIR]
-                                 [--umsab] [--umsab-data DIR] [--int8]
+                                 [--umsab] [--umsab-data DIR] [--backend onnx-int8]
 
 Prints macro-recall (TweetEval's official metric), per-class recall, the confusion matrix,
 the expected calibration error (15 bins) and the speed in texts/s. With --umsab it also
@@ -53,32 +53,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--umsab-data", type=Path, default=UMSAB_DIR)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
-        "--int8", action="store_true", help="dynamic int8 (default model or adapter)"
+        "--backend",
+        default=None,
+        help="onnx-int8 (the default), onnx, torch or torch-int8 (default model or adapter)",
     )
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args(argv)
 
 
-def build(model: str, batch_size: int, int8: bool) -> Classifier:
+def build(model: str, batch_size: int, backend: str | None) -> Classifier:
     """The classifier named on the command line; a folder with sentiment.json is an adapter.
 
     ``default`` is what the daemon runs: the MiniLM for English and undetected posts, the
     multilingual head for the rest (sentiment.routing). An adapter folder is evaluated
     alone, without routing.
     """
-    from sentiment.minilm import METADATA_FILE, DefaultClassifier
+    from sentiment.minilm import DEFAULT_BACKEND, METADATA_FILE, DefaultClassifier
 
     if model == "default":
         from sentiment.multilingual import MultilingualClassifier
         from sentiment.routing import RoutedClassifier
 
-        english = DefaultClassifier(batch_size=batch_size, quantize=int8)
+        english = DefaultClassifier(batch_size=batch_size, backend=backend or DEFAULT_BACKEND)
         return RoutedClassifier(english, MultilingualClassifier())
     adapter = Path(model).expanduser()
     if (adapter / METADATA_FILE).is_file():
-        return DefaultClassifier(batch_size=batch_size, quantize=int8, model_dir=adapter)
-    if int8:
-        raise SystemExit("--int8 applies to the default model or an adapter folder only")
+        return DefaultClassifier(
+            batch_size=batch_size, backend=backend or DEFAULT_BACKEND, model_dir=adapter
+        )
+    if backend:
+        raise SystemExit("--backend applies to the default model or an adapter folder only")
     return load_classifier(model, batch_size=batch_size)
 
 
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot evaluate: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    classifier = build(args.model, args.batch_size, args.int8)
+    classifier = build(args.model, args.batch_size, args.backend)
     print(f"model {classifier.name} (loaded in {time.perf_counter() - started:.1f} s)")
     predicted, probabilities, rate = score(classifier, texts)
     print(f"TweetEval {args.split}: {len(texts)} tweets from {args.data}")
