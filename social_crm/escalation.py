@@ -121,8 +121,9 @@ def escalate_pending(
 ) -> list[Alert]:
     """Look at classified mentions not yet escalated; returns the alerts opened.
 
-    Mentions are taken oldest first and each is looked at once (``escalated_at``); on PostgreSQL the rows are locked
-    with SKIP LOCKED so several daemons share the work without looking at one twice.
+    Mentions are taken oldest first and each is looked at once (``escalated_at``); on
+    PostgreSQL the rows are locked with SKIP LOCKED so several daemons share the work
+    without looking at one twice.
     """
     if not isinstance(routing, Routing):
         routing = Routing.single(routing)
