@@ -258,6 +258,22 @@ def test_fifty_negative_replies_in_one_thread_make_one_alert(db: Database) -> No
     assert [d.channel for d in alert.deliveries] == ["chat"]  # level 0 only, once
 
 
+def test_a_post_opens_its_threads_alert_even_when_a_reply_was_stored_first(
+    db: Database,
+) -> None:
+    # One poll can bring the comments listing before the submissions: the reply is stored
+    # first, yet the VIP's post, written earlier, is the alert's headline and severity.
+    store(
+        db,
+        (post("t1_r", author="lisa", thread="t3_p", created_at=T0 + timedelta(minutes=5)), ANGRY),
+    )
+    store(db, (post("t3_p", author="gus"), ANGRY))
+    make_customer(db, "gus", "VIP")
+    (opened,) = escalate(db)
+    assert opened.first_mention is not None and opened.first_mention.native_id == "t3_p"
+    assert (opened.severity, opened.rule, opened.mention_count) == ("high", "vip-negative", 2)
+
+
 def test_one_author_within_the_cooldown_joins_their_open_alert(db: Database) -> None:
     store(
         db,
