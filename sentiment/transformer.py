@@ -46,6 +46,9 @@ class TransformerClassifier:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"sentiment.model: cannot load {model!r}: {exc}") from exc
         self._model.eval()
+        # Never longer than the model can take: small models have few position embeddings.
+        positions = getattr(self._model.config, "max_position_embeddings", None) or max_length
+        self.max_length = min(max_length, self._tokenizer.model_max_length, positions)
         self._columns = _label_columns(self._model.config.id2label, model)
         self.name = f"transformers:{model}"
         LOGGER.info("loaded sentiment model %s in %.1f s", model, time.perf_counter() - started)
