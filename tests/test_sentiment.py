@@ -12,16 +12,7 @@ from sentiment import LABELS, load_classifier
 from sentiment.lexicon import LexiconClassifier
 from social_crm.errors import ConfigError
 
-ODD_TEXTS = [
-    "",
-    "   ",
-    "😡😡😡",
-    "https://example.com/x?y=1",
-    "x" * 100_000,
-    "bad \ud800 surrogate",
-    "nul\x00byte",
-    "Mijn Brewly werkt geweldig!",
-]
+from .odd_texts import ODD_TEXTS
 
 
 def save_tiny_model(path: Path, id2label: dict[int, str]) -> Path:

@@ -17,19 +17,7 @@ from sentiment.metrics import (
     macro_recall,
 )
 
-ODD_TEXTS = [
-    "",
-    "   ",
-    "😡😡😡",
-    "🙂",
-    "https://example.com/x?y=1",
-    "x" * 100_000,
-    "bad \ud800 surrogate",
-    "\ud800",
-    "nul\x00byte",
-    "\x00\x00",
-    "Mijn Brewly werkt geweldig!",
-]
+from .odd_texts import ODD_TEXTS
 
 
 @pytest.fixture(scope="module")
