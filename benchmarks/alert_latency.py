@@ -42,15 +42,17 @@ from sqlalchemy import func, select  # noqa: E402
 
 from connectors.base import Author, Batch, Mention  # noqa: E402
 from sentiment.lexicon import LexiconClassifier  # noqa: E402
-from social_crm.classify import classify_pending  # noqa: E402
+from social_crm.alerts.escalation import Routing, escalate_pending  # noqa: E402
+from social_crm.alerts.models import Alert  # noqa: E402
+from social_crm.alerts.spikes import check_spikes  # noqa: E402
 from social_crm.config import EscalationConfig, Settings, SpikesConfig  # noqa: E402
 from social_crm.daemon import Daemon  # noqa: E402
 from social_crm.db import Database  # noqa: E402
-from social_crm.demo.sinks import WebhookSink  # noqa: E402
-from social_crm.escalation import Routing, escalate_pending  # noqa: E402
-from social_crm.ingest import store_batch  # noqa: E402
-from social_crm.models import Alert, Delivery, MentionRecord, SentimentRecord  # noqa: E402
-from social_crm.spikes import check_spikes  # noqa: E402
+from social_crm.delivery.models import Delivery  # noqa: E402
+from social_crm.demo.servers.sinks import WebhookSink  # noqa: E402
+from social_crm.mentions.classify import classify_pending  # noqa: E402
+from social_crm.mentions.ingest import store_batch  # noqa: E402
+from social_crm.mentions.models import MentionRecord, SentimentRecord  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 

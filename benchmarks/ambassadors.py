@@ -4,8 +4,8 @@ Generates ``--mentions`` classified mentions by ``--authors`` authors (bulk inse
 SQLAlchemy Core executemany), then times a full recompute, an incremental one after 1% new
 mentions, and an incremental one with nothing new, each with its peak memory::
 
-    .venv/bin/python benchmarks/ambassadors.py                      # 1M mentions, 100k authors
-    .venv/bin/python benchmarks/ambassadors.py --mentions 100000 --authors 10000
+    .venv/bin/python benchmarks/scoring.py                      # 1M mentions, 100k authors
+    .venv/bin/python benchmarks/scoring.py --mentions 100000 --authors 10000
 
 Each measurement runs in a fresh process, so peak RSS is that of scoring alone.
 """
@@ -25,9 +25,10 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from social_crm import ambassadors
+from social_crm.ambassadors import scoring
+from social_crm.ambassadors.models import AmbassadorScore
 from social_crm.db import Database
-from social_crm.models import AmbassadorScore, AuthorRecord, MentionRecord, SentimentRecord
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CHUNK = 50_000
@@ -105,7 +106,7 @@ def measure(url: str, *, full: bool, now: datetime, trace: bool) -> None:
         tracemalloc.start()
     began = time.perf_counter()
     with db.transaction() as session:
-        ranked = ambassadors.recompute(session, now=now, full=full)
+        ranked = scoring.recompute(session, now=now, full=full)
     seconds = time.perf_counter() - began
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else float("nan")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

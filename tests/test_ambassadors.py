@@ -14,20 +14,16 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from connectors.base import Author, Batch, Mention
-from social_crm import ambassadors
-from social_crm.ambassadors import CustomerFacts, Opinion, ReviewError, decay, score_author
+from social_crm.ambassadors import scoring
+from social_crm.ambassadors.models import AmbassadorScore
+from social_crm.ambassadors.scoring import CustomerFacts, Opinion, ReviewError, decay, score_author
 from social_crm.cli import app
 from social_crm.config import AmbassadorsConfig, AmbassadorWeights
+from social_crm.customers.models import Customer
 from social_crm.db import Database
 from social_crm.errors import NotFoundError
-from social_crm.ingest import store_batch
-from social_crm.models import (
-    AmbassadorScore,
-    AuthorRecord,
-    Customer,
-    MentionRecord,
-    SentimentRecord,
-)
+from social_crm.mentions.ingest import store_batch
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 DEFAULTS = AmbassadorsConfig()
@@ -224,18 +220,17 @@ FANS = [
 ]
 
 
-def handles(entries: list[ambassadors.Entry]) -> list[str]:
+def handles(entries: list[scoring.Entry]) -> list[str]:
     return [e.score.author.handle for e in entries]
 
 
 def test_ranking_puts_the_consistent_fan_first(db: Database) -> None:
     store(db, FANS)
     with db.transaction() as session:
-        assert ambassadors.recompute(session, half_life_days=30, now=NOW) == 3  # critic: 0
+        assert scoring.recompute(session, half_life_days=30, now=NOW) == 3  # critic: 0
     with db.transaction() as session:
         ranked = [
-            (s.author.handle, s.components["positive_mentions"])
-            for s in ambassadors.ranking(session)
+            (s.author.handle, s.components["positive_mentions"]) for s in scoring.ranking(session)
         ]
     assert ranked[0] == ("fan", 3)
     assert [handle for handle, _ in ranked] == ["fan", "once", "mixed"]
@@ -254,7 +249,7 @@ def test_the_database_sums_what_the_pure_function_sums(db: Database) -> None:
     store(db, said, reach=7, followers=120)
     config = AmbassadorsConfig(half_life_days=45)
     with db.transaction() as session:
-        ambassadors.recompute(session, config=config, now=NOW)
+        scoring.recompute(session, config=config, now=NOW)
         stored = {
             s.author.handle: (s.score, s.components)
             for s in session.scalars(select(AmbassadorScore))
@@ -275,13 +270,13 @@ def test_incremental_runs_rescore_only_authors_with_new_mentions(db: Database) -
     store(db, FANS)
     first, later = NOW + timedelta(hours=1), NOW + timedelta(hours=2)
     with db.transaction() as session:
-        ambassadors.recompute(session, now=first)
+        scoring.recompute(session, now=first)
     store(db, [("once", "positive", 0.9, 0)], first=100)
     with db.transaction() as session:
         new = session.scalar(select(MentionRecord.id).where(MentionRecord.native_id == "n100"))
         session.get(SentimentRecord, new).classified_at = later
     with db.transaction() as session:
-        assert ambassadors.recompute(session, now=later) == 1
+        assert scoring.recompute(session, now=later) == 1
         computed = {
             s.author.handle: (s.computed_at, s.components["positive_mentions"])
             for s in session.scalars(select(AmbassadorScore))
@@ -289,7 +284,7 @@ def test_incremental_runs_rescore_only_authors_with_new_mentions(db: Database) -
     assert computed["once"] == (later, 2)
     assert computed["fan"][0] == first  # untouched
     with db.transaction() as session:  # a full run rescores everyone
-        ambassadors.recompute(session, now=later, full=True)
+        scoring.recompute(session, now=later, full=True)
         assert {s.computed_at for s in session.scalars(select(AmbassadorScore))} == {later}
 
 
@@ -297,15 +292,15 @@ def test_rising_candidates_grow_over_a_window(db: Database) -> None:
     store(db, FANS)
     config = AmbassadorsConfig(rising_window_days=7)
     with db.transaction() as session:
-        ambassadors.recompute(session, config=config, now=NOW)
+        scoring.recompute(session, config=config, now=NOW)
     week, fortnight = NOW + timedelta(days=7), NOW + timedelta(days=14)
     with db.transaction() as session:
-        ambassadors.recompute(session, config=config, now=week, full=True)
+        scoring.recompute(session, config=config, now=week, full=True)
     store(db, [("once", "positive", 0.9, -13), ("once", "positive", 0.9, -13)], first=100)
     with db.transaction() as session:
-        ambassadors.recompute(session, config=config, now=fortnight, full=True)
+        scoring.recompute(session, config=config, now=fortnight, full=True)
     with db.transaction() as session:
-        rising = ambassadors.entries(session, rising=True)
+        rising = scoring.entries(session, rising=True)
         growth = {e.score.author.handle: e.growth for e in rising}
     assert handles(rising)[0] == "once"
     assert growth["once"] > 0 and "fan" not in growth  # the fan's praise only ages
@@ -326,27 +321,27 @@ def test_review_workflow_approve_reject_and_opt_out(db: Database) -> None:
         for author in session.scalars(select(AuthorRecord)):
             if author.handle.startswith("fan"):
                 author.customer_id = customer.id
-        ambassadors.recompute(session, now=NOW)
+        scoring.recompute(session, now=NOW)
     with db.transaction() as session:
-        pending = ambassadors.entries(session, pending_above=2.0)
+        pending = scoring.entries(session, pending_above=2.0)
         assert "fan" in handles(pending) and "mixed" not in handles(pending)
-        ambassadors.review(session, "u/Fan", status="approved", by="maria", note="great posts")
-        ambassadors.review(session, "once", network="reddit", status="rejected", by="maria")
+        scoring.review(session, "u/Fan", status="approved", by="maria", note="great posts")
+        scoring.review(session, "once", network="reddit", status="rejected", by="maria")
     with db.transaction() as session:
-        listed = {e.score.author.handle: e.review_status for e in ambassadors.entries(session)}
+        listed = {e.score.author.handle: e.review_status for e in scoring.entries(session)}
         assert listed["fan"] == "approved" and listed["once"] == "rejected"
-        assert "fan" not in handles(ambassadors.entries(session, pending_above=0.0))
+        assert "fan" not in handles(scoring.entries(session, pending_above=0.0))
         with pytest.raises(NotFoundError, match="no author 'nobody'"):
-            ambassadors.review(session, "nobody", status="approved", by="maria")
+            scoring.review(session, "nobody", status="approved", by="maria")
     with db.transaction() as session:
-        ambassadors.review(session, "@fan@mastodon.nl", status="opted_out", by="maria")
+        scoring.review(session, "@fan@mastodon.nl", status="opted_out", by="maria")
     with db.transaction() as session:
-        ambassadors.recompute(session, now=NOW, full=True)
-        shown = handles(ambassadors.entries(session))
+        scoring.recompute(session, now=NOW, full=True)
+        shown = handles(scoring.entries(session))
         # Opting out on one account hides the person's other accounts too, for good.
         assert "fan" not in shown and "fan@mastodon.nl" not in shown and "once" in shown
         with pytest.raises(ReviewError, match="opted out"):
-            ambassadors.review(session, "fan", status="approved", by="maria")
+            scoring.review(session, "fan", status="approved", by="maria")
 
 
 def test_the_cli_lists_reviews_and_exports_the_breakdown_as_safe_csv(

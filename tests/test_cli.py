@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import Batch
+from social_crm.customers.models import Customer
 from social_crm.db import Database
-from social_crm.ingest import store_batch
-from social_crm.models import Customer, SentimentRecord
+from social_crm.mentions.ingest import store_batch
+from social_crm.mentions.models import SentimentRecord
 
 from .conftest import BRAND
 from .test_alerts import ingest_and_escalate
@@ -131,10 +132,10 @@ def test_ambassadors_export_as_csv(config: Path, db_url: str) -> None:
                     model="test",
                 )
             )
-    from social_crm import ambassadors
+    from social_crm.ambassadors import scoring
 
     with db.transaction() as session:
-        ambassadors.recompute(session, half_life_days=30)
+        scoring.recompute(session, half_life_days=30)
     db.close()
     result = social_crm("ambassadors", "list", "--format", "csv", "--config", str(config))
     assert result.returncode == 0, result.stderr

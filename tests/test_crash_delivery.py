@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from social_crm.alerts.models import Alert
 from social_crm.db import Database
-from social_crm.demo.sinks import SmtpSink, WebhookSink
-from social_crm.models import Alert, Delivery
-from social_crm.notify import verify_signature
+from social_crm.delivery.channels import verify_signature
+from social_crm.delivery.models import Delivery
+from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 
 from .conftest import BRAND
 from .test_escalation_rules import ANGRY, post, store

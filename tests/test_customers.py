@@ -13,18 +13,19 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from connectors.base import Author, Batch, Mention
-from social_crm.customers import export_customers, import_customers, read_customer_file
-from social_crm.db import Database
-from social_crm.errors import InputFileError
-from social_crm.handles import (
+from social_crm.customers.handles import (
     name_key,
     normalise,
     normalise_mastodon,
     normalise_reddit,
     site_key,
 )
-from social_crm.ingest import store_batch
-from social_crm.models import AuthorRecord, Customer, Identity
+from social_crm.customers.importer import export_customers, import_customers, read_customer_file
+from social_crm.customers.models import Customer, Identity
+from social_crm.db import Database
+from social_crm.errors import InputFileError
+from social_crm.mentions.ingest import store_batch
+from social_crm.mentions.models import AuthorRecord
 
 from .test_storage import T0
 

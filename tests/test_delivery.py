@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from social_crm.alerts.escalation import Routing
 from social_crm.config import (
     AlertsConfig,
     AppriseChannel,
@@ -23,13 +24,13 @@ from social_crm.config import (
     WebhookChannel,
 )
 from social_crm.db import Database
-from social_crm.demo.sinks import SmtpSink, WebhookSink
+from social_crm.db.base import utcnow
+from social_crm.delivery.channels import build_notifiers, verify_signature
+from social_crm.delivery.channels.signing import sign
+from social_crm.delivery.models import Delivery
+from social_crm.delivery.outbox import channel_report, claim_next, deliver_due
+from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.errors import ConfigError, DeliveryError
-from social_crm.escalation import Routing
-from social_crm.models import Delivery, utcnow
-from social_crm.notify import build_notifiers, verify_signature
-from social_crm.notify.outbox import channel_report, claim_next, deliver_due
-from social_crm.notify.signing import sign
 
 from .test_escalation_rules import ANGRY, UNSURE, escalate, post, store
 
@@ -289,8 +290,8 @@ def test_quiet_hours_hold_non_urgent_deliveries_until_morning(
 def test_a_digest_arrives_as_one_message_listing_its_alerts(
     db: Database, smtp: SmtpSink, webhook: WebhookSink
 ) -> None:
-    from social_crm import digest
     from social_crm.config import DigestConfig
+    from social_crm.delivery import digests
 
     config = policy(smtp, webhook)
     routing = Routing(levels=(("team", "chat"),), digest_at_most="low")
@@ -299,7 +300,7 @@ def test_a_digest_arrives_as_one_message_listing_its_alerts(
     assert deliver_due(db, build_notifiers(config.channels), config) == (0, 0)
     later = utcnow() + timedelta(hours=1, minutes=1)
     with db.transaction() as session:
-        assert len(digest.build_digests(session, DigestConfig(), now=later)) == 2
+        assert len(digests.build_digests(session, DigestConfig(), now=later)) == 2
     assert deliver_due(db, build_notifiers(config.channels), config, now=later) == (2, 0)
     (payload,) = webhook.payloads
     assert payload["event"] == "digest" and len(payload["alerts"]) == 2

@@ -16,15 +16,15 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
-from connectors.fakes.mastodon import FakeMastodon
-from connectors.fakes.reddit import FakeReddit
-from social_crm import ambassadors
+from social_crm.ambassadors import scoring
 from social_crm.config import Settings, load_config
-from social_crm.customers import import_customers
+from social_crm.customers.importer import import_customers
 from social_crm.daemon import Daemon
 from social_crm.demo import run_demo
-from social_crm.demo.sinks import SmtpSink, WebhookSink
-from social_crm.models import AuthorRecord, MentionRecord, SentimentRecord
+from social_crm.demo.servers.mastodon import FakeMastodon
+from social_crm.demo.servers.reddit import FakeReddit
+from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 from .conftest import BRAND
 
@@ -149,8 +149,7 @@ def test_posts_become_classified_linked_mentions_one_alert_and_a_ranking(world: 
             if a.customer
         }
         ranking = [
-            (s.author.handle, s.components["positive_mentions"])
-            for s in ambassadors.ranking(session)
+            (s.author.handle, s.components["positive_mentions"]) for s in scoring.ranking(session)
         ]
     assert linked == {"grumpy_gus": "C-3", "espresso_erik": "C-2", "anna@mastodon.nl": "C-1"}
 

@@ -8,19 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import Author, Batch, Mention
-from social_crm import digest
-from social_crm.config import (
-    AlertsConfig,
-    DigestConfig,
-    EscalationConfig,
-    EscalationRule,
-    QuietHours,
-    SpikesConfig,
-    load_config,
-)
-from social_crm.db import Database
-from social_crm.errors import ConfigError, SocialCrmError
-from social_crm.escalation import (
+from social_crm.alerts.escalation import (
     Routing,
     acknowledge,
     assign,
@@ -31,17 +19,25 @@ from social_crm.escalation import (
     list_alerts,
     resolve,
 )
-from social_crm.ingest import store_batch
-from social_crm.models import (
-    Alert,
-    AuthorRecord,
-    Customer,
-    Delivery,
-    MentionRecord,
-    SentimentRecord,
+from social_crm.alerts.models import Alert
+from social_crm.alerts.rules import Facts, first_match, keyword_pattern
+from social_crm.config import (
+    AlertsConfig,
+    DigestConfig,
+    EscalationConfig,
+    EscalationRule,
+    QuietHours,
+    SpikesConfig,
+    load_config,
 )
-from social_crm.notify.message import AlertMessage
-from social_crm.rules import Facts, first_match, keyword_pattern
+from social_crm.customers.models import Customer
+from social_crm.db import Database
+from social_crm.delivery import digests
+from social_crm.delivery.messages import AlertMessage
+from social_crm.delivery.models import Delivery
+from social_crm.errors import ConfigError, SocialCrmError
+from social_crm.mentions.ingest import store_batch
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 from .conftest import BRAND
 
@@ -434,13 +430,13 @@ def test_low_alerts_wait_for_one_digest_per_channel_and_period(db: Database) -> 
         session.execute(Delivery.__table__.update().values(created_at=T0))
     config = DigestConfig(every="hourly")
     with db.transaction() as session:
-        assert digest.build_digests(session, config, now=T0 + timedelta(minutes=59)) == []
-        made = digest.build_digests(session, config, now=T0 + timedelta(minutes=61))
+        assert digests.build_digests(session, config, now=T0 + timedelta(minutes=59)) == []
+        made = digests.build_digests(session, config, now=T0 + timedelta(minutes=61))
         assert sorted(d.idempotency_key for d in made) == [
             "digest-chat-20261102T1300Z",
             "digest-team-20261102T1300Z",
         ]
-        assert digest.build_digests(session, config, now=T0 + timedelta(minutes=62)) == []
+        assert digests.build_digests(session, config, now=T0 + timedelta(minutes=62)) == []
         statuses = session.execute(
             select(Delivery.status, func.count()).group_by(Delivery.status)
         ).all()
@@ -450,20 +446,20 @@ def test_low_alerts_wait_for_one_digest_per_channel_and_period(db: Database) -> 
 def test_digest_periods_and_quiet_hours_follow_the_local_clock() -> None:
     daily = DigestConfig(every="daily", daily_at="08:00", timezone="Europe/Amsterdam")
     # 07:30 UTC on 2 November is 08:30 in Amsterdam (CET): today's digest is due.
-    assert digest.period_start(daily, datetime(2026, 11, 2, 7, 30, tzinfo=UTC)) == datetime(
+    assert digests.period_start(daily, datetime(2026, 11, 2, 7, 30, tzinfo=UTC)) == datetime(
         2026, 11, 2, 7, 0, tzinfo=UTC
     )
-    assert digest.period_start(daily, datetime(2026, 11, 2, 6, 30, tzinfo=UTC)) == datetime(
+    assert digests.period_start(daily, datetime(2026, 11, 2, 6, 30, tzinfo=UTC)) == datetime(
         2026, 11, 1, 7, 0, tzinfo=UTC
     )
     quiet = QuietHours(start="22:00", end="07:00", timezone="Europe/Amsterdam", hold_below="high")
     night = datetime(2026, 11, 2, 22, 30, tzinfo=UTC)  # 23:30 local
     morning = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)  # 07:00 local
-    assert digest.held_until(quiet, "medium", night) == morning
-    assert digest.held_until(quiet, None, night) == morning  # digests wait too
-    assert digest.held_until(quiet, "high", night) is None
-    assert digest.held_until(quiet, "low", datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) is None
-    assert digest.held_until(quiet, "low", datetime(2026, 11, 3, 5, 0, tzinfo=UTC)) == morning
+    assert digests.held_until(quiet, "medium", night) == morning
+    assert digests.held_until(quiet, None, night) == morning  # digests wait too
+    assert digests.held_until(quiet, "high", night) is None
+    assert digests.held_until(quiet, "low", datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) is None
+    assert digests.held_until(quiet, "low", datetime(2026, 11, 3, 5, 0, tzinfo=UTC)) == morning
 
 
 def test_the_daemon_settings_build_levels_and_digest_from_configuration(make_settings) -> None:

@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 
 from connectors.base import Source
 from connectors.registry import known_connectors
-from social_crm import health
+from social_crm.alerts import health
+from social_crm.alerts.escalation import list_alerts
 from social_crm.config import Settings, load_config
 from social_crm.daemon import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, Daemon
+from social_crm.db.base import utcnow
 from social_crm.errors import AuthenticationError, RateLimitedError, TransientConnectorError
-from social_crm.escalation import list_alerts
-from social_crm.models import MentionRecord, SourceCursor, utcnow
+from social_crm.mentions.models import MentionRecord, SourceCursor
 
 from .conftest import BRAND
 from .scripted_connector import ScriptedConnector, ScriptedSettings
@@ -154,7 +155,7 @@ def test_a_silent_source_raises_one_alert_and_recovery_resolves_it(make_settings
     assert daemon.check_health() == 0  # once, not every check
     daemon.deliver()
     assert len(notifier.sent) == 1 and "no new mention for 6 hours" in notifier.sent[0]
-    with caplog.at_level(logging.INFO, logger="social_crm.health"):
+    with caplog.at_level(logging.INFO, logger="social_crm.alerts.health"):
         for text in ("back again", "and again"):
             connector.post("anna", text)
             daemon.poll("c0", paced=False)

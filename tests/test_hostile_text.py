@@ -12,15 +12,16 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from social_crm.alerts.escalation import Routing, resolve
 from social_crm.config import AlertsConfig, AppriseChannel, EmailChannel, WebhookChannel
+from social_crm.customers.models import Customer
 from social_crm.db import Database
-from social_crm.demo.sinks import SmtpSink, WebhookSink
-from social_crm.escalation import Routing, resolve
-from social_crm.models import AuthorRecord, Customer
-from social_crm.notify import build_notifiers
-from social_crm.notify.message import AlertMessage
-from social_crm.notify.outbox import deliver_due
-from social_crm.notify.safe import escape, one_line, post_text
+from social_crm.delivery.channels import build_notifiers
+from social_crm.delivery.messages import AlertMessage
+from social_crm.delivery.outbox import deliver_due
+from social_crm.delivery.safe import escape, one_line, post_text
+from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
+from social_crm.mentions.models import AuthorRecord
 
 from .test_escalation_rules import ANGRY, escalate, post, store
 

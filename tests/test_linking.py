@@ -10,14 +10,15 @@ from rich.console import Console
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from social_crm import linking
 from social_crm.cli import app
 from social_crm.config import LinkingConfig
-from social_crm.customers import import_customers
+from social_crm.customers import linking
+from social_crm.customers.importer import import_customers
+from social_crm.customers.linking import LinkingError, customers_changed, link_authors
+from social_crm.customers.models import LinkSuggestion
 from social_crm.db import Database
 from social_crm.errors import NotFoundError
-from social_crm.linking import LinkingError, customers_changed, link_authors
-from social_crm.models import AuthorRecord, LinkSuggestion
+from social_crm.mentions.models import AuthorRecord
 
 CRM = """id,name,email,tier,status,website,reddit,mastodon
 C-1,Anna de Vries,anna@example.nl,gold,active,https://www.bakkerij-anna.nl/,,@anna@mastodon.nl

@@ -25,7 +25,6 @@ from pydantic import ValidationError
 
 from connectors import mastodon as mastodon_module
 from connectors.base import Connector, Source
-from connectors.fakes.mastodon import FakeMastodon
 from connectors.mastodon import (
     MastodonConnector,
     MastodonSettings,
@@ -35,6 +34,7 @@ from connectors.mastodon import (
 )
 from connectors.registry import connector_class
 from social_crm.config import Brand
+from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.errors import (
     AuthenticationError,
     RateLimitedError,

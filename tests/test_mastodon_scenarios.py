@@ -20,17 +20,17 @@ from sqlalchemy import select
 
 from connectors import mastodon as mastodon_module
 from connectors.base import Refreshable, Source
-from connectors.fakes.mastodon import FakeMastodon
 from connectors.mastodon import MastodonConnector, MastodonSettings
 from social_crm.config import Brand
 from social_crm.daemon import Daemon
+from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
     TransientConnectorError,
 )
-from social_crm.models import MentionRecord
+from social_crm.mentions.models import MentionRecord
 
 ACME = Brand(
     name="acme",
@@ -509,7 +509,7 @@ def test_a_status_seen_through_two_instances_is_stored_once(
 def test_anonymous_instance_that_needs_a_token(
     other: FakeMastodon, connect: Connect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connectors.fakes import mastodon as fake_module
+    from social_crm.demo.servers import mastodon as fake_module
 
     monkeypatch.setattr(fake_module, "_NEEDS_TOKEN", fake_module._NEEDS_TOKEN | {"tag_timeline"})
     connector = connect(extra_instances=[{"api_base_url": other.url}])
@@ -624,7 +624,7 @@ def test_streamed_sources_keep_the_fastest_pace_until_the_stream_is_refused(
 def test_stream_refused_after_a_healthy_check(
     fake: FakeMastodon, connect: Connect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connectors.fakes import mastodon as fake_module
+    from social_crm.demo.servers import mastodon as fake_module
 
     def refuse(self: FakeMastodon, request: Any, *, viewer: str | None) -> Any:
         return fake_module._json_response({"error": "Not Found"}, 404)

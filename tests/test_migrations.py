@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from social_crm.db import Database
-from social_crm.models import Base
+from social_crm.db.base import Base
 
 
 def test_migrations_match_the_models(db: Database) -> None:

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from werkzeug.test import Client
 
 from connectors.base import Connector, Refreshable, Source
-from connectors.fakes.reddit import FakeReddit
 from connectors.reddit import (
     COMMENT_FIELDS,
     SUBMISSION_FIELDS,
@@ -29,6 +28,7 @@ from connectors.reddit import (
     translate_error,
 )
 from social_crm.config import Brand
+from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.errors import (
     AuthenticationError,
     ConnectorError,

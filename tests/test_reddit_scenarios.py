@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from connectors.base import Source
-from connectors.fakes.reddit import FAULT_KINDS, FakeReddit, query_matcher
 from connectors.reddit import RedditConnector, RedditSettings, search_queries
 from social_crm.config import Brand
+from social_crm.demo.servers.reddit import FAULT_KINDS, FakeReddit, query_matcher
 from social_crm.errors import (
     AuthenticationError,
     RateLimitedError,

@@ -10,7 +10,7 @@ import pytest
 
 from sentiment import LABELS, load_classifier
 from sentiment.base import Classifier
-from sentiment.metrics import (
+from sentiment.training.metrics import (
     confusion_matrix,
     expected_calibration_error,
     fit_temperature,

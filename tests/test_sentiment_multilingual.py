@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from sentiment import LABELS, load_classifier
-from sentiment.data import UMSAB_LANGUAGES
 from sentiment.multilingual import HEAD_FILE, Head, MultilingualClassifier, normalize
 from sentiment.routing import RoutedClassifier
+from sentiment.training.data import UMSAB_LANGUAGES
 
 from .odd_texts import ODD_TEXTS
 

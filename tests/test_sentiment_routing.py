@@ -13,13 +13,13 @@ from connectors.base import Batch
 from sentiment import Sentiment, load_classifier
 from sentiment.language import detect_language
 from sentiment.routing import RoutedClassifier
-from social_crm.classify import classify_pending
+from social_crm.alerts.escalation import escalate_pending
 from social_crm.config import EscalationConfig, load_config
 from social_crm.db import Database
 from social_crm.errors import ConfigError
-from social_crm.escalation import escalate_pending
-from social_crm.ingest import store_batch
-from social_crm.models import MentionRecord, SentimentRecord
+from social_crm.mentions.classify import classify_pending
+from social_crm.mentions.ingest import store_batch
+from social_crm.mentions.models import MentionRecord, SentimentRecord
 
 from .conftest import BRAND
 from .test_storage import mention

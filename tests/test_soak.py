@@ -10,11 +10,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from connectors.fakes.mastodon import FakeMastodon
-from connectors.fakes.reddit import FakeReddit
 from social_crm.config import load_config
 from social_crm.daemon import Daemon
-from social_crm.models import MentionRecord
+from social_crm.demo.servers.mastodon import FakeMastodon
+from social_crm.demo.servers.reddit import FakeReddit
+from social_crm.mentions.models import MentionRecord
 
 
 class Clock:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from social_crm.alerts.escalation import Routing, resolve
+from social_crm.alerts.spikes import baseline_offsets, check_spikes, measure
 from social_crm.config import EscalationConfig, SpikesConfig
 from social_crm.db import Database
-from social_crm.escalation import Routing, resolve
-from social_crm.notify.message import AlertMessage
-from social_crm.spikes import baseline_offsets, check_spikes, measure
+from social_crm.delivery.messages import AlertMessage
 
 from .test_escalation_rules import ANGRY, HAPPY, T0, alerts, escalate, post, store
 

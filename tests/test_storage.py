@@ -10,9 +10,10 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.base import Author, Batch, Mention
+from social_crm.alerts.models import Alert
 from social_crm.db import Database
-from social_crm.ingest import load_cursor, store_batch
-from social_crm.models import Alert, AuthorRecord, MentionRecord, SourceCursor
+from social_crm.mentions.ingest import load_cursor, store_batch
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SourceCursor
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

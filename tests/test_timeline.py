@@ -11,14 +11,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from connectors.base import Author, Batch, Mention
-from social_crm import timeline
 from social_crm.cli import app
-from social_crm.customers import import_customers
+from social_crm.customers import timeline
+from social_crm.customers.importer import import_customers
+from social_crm.customers.timeline import TimelineEntry, customer_timeline
 from social_crm.db import Database
 from social_crm.errors import NotFoundError
-from social_crm.ingest import store_batch
-from social_crm.models import MentionRecord, SentimentRecord
-from social_crm.timeline import TimelineEntry, customer_timeline
+from social_crm.mentions.ingest import store_batch
+from social_crm.mentions.models import MentionRecord, SentimentRecord
 
 from .test_alerts import ingest_and_escalate
 from .test_storage import T0, mention

@@ -15,17 +15,18 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
-from connectors.fakes.mastodon import FakeMastodon
-from connectors.fakes.reddit import FakeReddit
+from social_crm.alerts.escalation import list_alerts
+from social_crm.ambassadors.report import ambassador_table, short_text
 from social_crm.config import Settings, bundled_config, load_config
-from social_crm.customers import import_customers
+from social_crm.customers.importer import import_customers
 from social_crm.daemon import Daemon
 from social_crm.db import Database
+from social_crm.delivery.models import Delivery
 from social_crm.demo.script import ACCOUNTS, SCRIPT
-from social_crm.demo.sinks import SmtpSink, WebhookSink
-from social_crm.escalation import list_alerts
-from social_crm.models import Delivery, MentionRecord
-from social_crm.reports import ambassador_table, short_text
+from social_crm.demo.servers.mastodon import FakeMastodon
+from social_crm.demo.servers.reddit import FakeReddit
+from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
+from social_crm.mentions.models import MentionRecord
 
 LOGGER = logging.getLogger(__name__)
 STEP_SECONDS = 0.4

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connectors.fakes.mastodon import FakeMastodon
-from connectors.fakes.reddit import FakeReddit
+from social_crm.demo.servers.mastodon import FakeMastodon
+from social_crm.demo.servers.reddit import FakeReddit
 
 
 @dataclass(frozen=True, slots=True)

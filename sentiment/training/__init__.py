@@ -1,0 +1,1 @@
+"""Training and evaluating the sentiment models; never imported by the runtime classifiers."""

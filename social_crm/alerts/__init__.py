@@ -1,0 +1,1 @@
+"""Alerts: escalation rules, one alert per conversation, lifecycle, SLA, spikes, source health."""

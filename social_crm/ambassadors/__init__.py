@@ -1,0 +1,1 @@
+"""Ambassadors: explainable scores, the ranking, and people's review decisions."""

@@ -1,0 +1,601 @@
+"""Tie authors to CRM customers on evidence, each kind weighed, every decision remembered.
+
+Evidence for a pair (author, customer), each kind counted once with its configured weight:
+the author's handle is in the CRM (``crm_handle``); a Mastodon profile field verified with
+``rel=me`` links to the customer's website (``verified_link``); the profile shows the
+customer's email (``email_in_profile``) or website domain (``domain_in_profile``); the
+same username on another network belongs to the customer (``same_username``); the
+display name is close to the customer's name (``display_name``, weight x similarity).
+
+The weighted sum decides: at or above ``auto_link_threshold`` the author is linked (if no
+other customer reaches ``suggest_threshold``); at or above ``suggest_threshold`` a
+LinkSuggestion waits for a person. A rejected or unlinked pair never comes back.
+
+Only unlinked authors that were never checked, or were checked before the customers last
+changed, are looked at; a link clears the mark of same-named authors on other networks.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, select, tuple_
+from sqlalchemy.orm import Session, joinedload
+
+from social_crm.config import LinkingConfig
+from social_crm.customers.handles import (
+    BARE_DOMAIN,
+    EMAIL,
+    URL,
+    name_key,
+    name_similarity,
+    normalise,
+    site_key,
+    site_keys_in,
+    username,
+)
+from social_crm.customers.models import Customer, Identity, LinkSuggestion
+from social_crm.db import watermarks
+from social_crm.db.base import utcnow
+from social_crm.errors import NotFoundError, SocialCrmError
+from social_crm.mentions.models import AuthorRecord
+
+LOGGER = logging.getLogger(__name__)
+
+CUSTOMERS_CHANGED = "linking.customers_changed"
+CHUNK = 200
+MIN_USERNAME_LENGTH = 4  # shorter names ("bob", "ai") are too common to be evidence
+PENDING, CONFIRMED, REJECTED, UNLINKED, SUPERSEDED = (
+    "pending",
+    "confirmed",
+    "rejected",
+    "unlinked",
+    "superseded",
+)
+BLOCKED = (REJECTED, UNLINKED)
+AUTO, CRM_HANDLE = "auto", "crm-handle"
+
+
+class LinkingError(SocialCrmError):
+    """A link command that cannot be carried out as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One reason to believe an author is a customer."""
+
+    kind: str
+    detail: str
+    weight: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form stored with links and suggestions."""
+        return {"kind": self.kind, "detail": self.detail, "weight": round(self.weight, 4)}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What an author's profile says, as plain text: bio, fields, and verified links."""
+
+    texts: tuple[str, ...]
+    verified_urls: tuple[str, ...]
+
+
+def total(evidence: Iterable[Evidence]) -> float:
+    """The weighted sum of a pair's evidence, each kind counted once (its strongest)."""
+    best: dict[str, float] = {}
+    for item in evidence:
+        best[item.kind] = max(best.get(item.kind, 0.0), item.weight)
+    return sum(best.values())
+
+
+# -- the job --------------------------------------------------------------------------------
+
+
+def customers_changed(session: Session, *, now: datetime | None = None) -> None:
+    """Note that customer data changed, so every unlinked author is looked at again."""
+    watermarks.put(session, CUSTOMERS_CHANGED, now or utcnow())
+
+
+def link_authors(
+    session: Session, config: LinkingConfig | None = None, *, now: datetime | None = None
+) -> int:
+    """Link the unlinked authors not checked since the customers changed; returns how many."""
+    config = config or LinkingConfig()
+    now = now or utcnow()
+    _backfill_customer_keys(session, now)
+    changed_at = watermarks.get(session, CUSTOMERS_CHANGED)
+    stale = AuthorRecord.link_checked_at.is_(None)
+    if changed_at is not None:
+        stale = stale | (AuthorRecord.link_checked_at < changed_at)
+    ids = session.scalars(
+        select(AuthorRecord.id)
+        .where(AuthorRecord.customer_id.is_(None), stale)
+        .order_by(AuthorRecord.id)
+    ).all()
+    linked = suggested = 0
+    for start in range(0, len(ids), CHUNK):
+        authors = session.scalars(
+            select(AuthorRecord).where(AuthorRecord.id.in_(ids[start : start + CHUNK]))
+        ).all()
+        found = gather_evidence(session, authors, config)
+        decided = _decisions(session, [a.id for a in authors])
+        for author in authors:
+            outcome = _decide(session, author, found.get(author.id, {}), decided, config, now)
+            linked += outcome == "linked"
+            suggested += outcome == "suggested"
+            author.link_checked_at = now
+        session.flush()
+    if linked or suggested:
+        LOGGER.info(
+            "linking: %d author(s) checked, %d linked, %d suggested",
+            len(ids),
+            linked,
+            suggested,
+        )
+    return linked
+
+
+def _backfill_customer_keys(session: Session, now: datetime) -> None:
+    """Customers stored before linking kept derived keys get them (once)."""
+    missing = session.scalars(select(Customer).where(Customer.name_key.is_(None))).all()
+    for customer in missing:
+        customer.name_key = name_key(customer.name) or ""
+        customer.email_key = customer.email.lower() if customer.email else None
+        customer.domain = site_key(customer.website) if customer.website else None
+    if missing:
+        customers_changed(session, now=now)
+
+
+def _decisions(
+    session: Session, author_ids: Sequence[int]
+) -> dict[tuple[int, int], LinkSuggestion]:
+    return {
+        (s.author_id, s.customer_id): s
+        for s in session.scalars(
+            select(LinkSuggestion).where(LinkSuggestion.author_id.in_(author_ids))
+        )
+    }
+
+
+def _decide(
+    session: Session,
+    author: AuthorRecord,
+    found: dict[int, list[Evidence]],
+    decided: dict[tuple[int, int], LinkSuggestion],
+    config: LinkingConfig,
+    now: datetime,
+) -> str:
+    """Link, suggest or do nothing for one author; returns "linked", "suggested" or ""."""
+    scored = sorted(
+        (
+            (total(evidence), customer_id, evidence)
+            for customer_id, evidence in found.items()
+            if not (
+                (previous := decided.get((author.id, customer_id))) is not None
+                and previous.status in BLOCKED
+            )
+        ),
+        key=lambda item: (-item[0], item[1]),
+    )
+    if not scored:
+        return ""
+    by_crm = [item for item in scored if any(e.kind == "crm_handle" for e in item[2])]
+    contenders = [item for item in scored if item[0] >= config.suggest_threshold]
+    if by_crm:
+        _, customer_id, evidence = by_crm[0]
+        _link(session, author, customer_id, evidence, by=CRM_HANDLE, now=now)
+        _settle(decided, author.id, customer_id, CRM_HANDLE, now)
+        return "linked"
+    if len(contenders) == 1 and contenders[0][0] >= config.auto_link_threshold:
+        _, customer_id, evidence = contenders[0]
+        _link(session, author, customer_id, evidence, by=AUTO, now=now)
+        _settle(decided, author.id, customer_id, AUTO, now)
+        return "linked"
+    for confidence, customer_id, evidence in contenders[:3]:
+        suggestion = decided.get((author.id, customer_id))
+        stored = [e.as_dict() for e in evidence]
+        if suggestion is None:
+            suggestion = LinkSuggestion(
+                author_id=author.id,
+                customer_id=customer_id,
+                confidence=round(confidence, 4),
+                evidence=stored,
+                status=PENDING,
+                created_at=now,
+            )
+            session.add(suggestion)
+            decided[(author.id, customer_id)] = suggestion
+            LOGGER.info(
+                "suggested %s:%s as customer #%d (%.2f)",
+                author.network,
+                author.handle,
+                customer_id,
+                confidence,
+            )
+        elif suggestion.status in (PENDING, SUPERSEDED):
+            suggestion.status, suggestion.evidence = PENDING, stored
+            suggestion.confidence = round(confidence, 4)
+    return "suggested" if contenders else ""
+
+
+def _settle(
+    decided: dict[tuple[int, int], LinkSuggestion],
+    author_id: int,
+    customer_id: int,
+    by: str,
+    now: datetime,
+) -> None:
+    """Pending suggestions of a linked author: its own is confirmed, the others superseded."""
+    for (a_id, c_id), suggestion in decided.items():
+        if a_id != author_id or suggestion.status != PENDING:
+            continue
+        suggestion.status = CONFIRMED if c_id == customer_id else SUPERSEDED
+        suggestion.decided_by, suggestion.decided_at = by, now
+
+
+def _link(
+    session: Session,
+    author: AuthorRecord,
+    customer_id: int,
+    evidence: Sequence[Evidence] | Sequence[dict[str, Any]],
+    *,
+    by: str,
+    now: datetime,
+) -> None:
+    author.customer_id = customer_id
+    author.linked_by = by
+    author.linked_at = now
+    author.link_evidence = [e.as_dict() if isinstance(e, Evidence) else dict(e) for e in evidence]
+    LOGGER.info(
+        "linked %s author %s to customer #%d (%s)", author.network, author.handle, customer_id, by
+    )
+    # Authors of the same name elsewhere have new evidence now: look at them again.
+    name = username(author.network, author.handle)
+    if len(name) >= MIN_USERNAME_LENGTH:
+        for other in session.scalars(
+            select(AuthorRecord).where(
+                AuthorRecord.customer_id.is_(None),
+                AuthorRecord.network != author.network,
+                AuthorRecord.link_checked_at.is_not(None),
+                _username_in(AuthorRecord.network, AuthorRecord.handle, {name}),
+            )
+        ):
+            if username(other.network, other.handle) == name:
+                other.link_checked_at = None
+
+
+# -- evidence -------------------------------------------------------------------------------
+
+
+def profile_of(author: AuthorRecord) -> Profile:
+    """The author's stored profile as plain texts and verified link URLs."""
+    data = author.profile or {}
+    texts: list[str] = []
+    verified: list[str] = []
+    note = data.get("note") or data.get("bio") or ""
+    if isinstance(note, str) and note:
+        plain, hrefs = _plain(note)
+        texts.extend([plain, *hrefs])
+    for item in data.get("fields") or []:
+        if not isinstance(item, dict):
+            continue
+        plain, hrefs = _plain(str(item.get("value") or ""))
+        texts.extend([plain, *hrefs])
+        if item.get("verified_at"):
+            verified.extend(hrefs or URL.findall(plain) or [plain])
+    return Profile(tuple(t for t in texts if t), tuple(v for v in verified if v))
+
+
+def _plain(markup: str) -> tuple[str, list[str]]:
+    """HTML (as Mastodon sends it) as plain text, and the links in it."""
+    hrefs = re.findall(r"""href=["']([^"']+)["']""", markup, flags=re.IGNORECASE)
+    text = re.sub(r"<(?:br|/p|p)\b[^>]*>", " ", markup, flags=re.IGNORECASE)
+    text = re.sub(r"<[^>]+>", "", text)
+    return html.unescape(text).strip(), [html.unescape(h) for h in hrefs]
+
+
+def _emails_and_sites(profile: Profile) -> tuple[set[str], set[str]]:
+    emails: set[str] = set()
+    sites: set[str] = set()
+    for text in profile.texts:
+        emails.update(e.lower() for e in EMAIL.findall(text))
+        rest = EMAIL.sub(" ", re.sub(r"mailto:\S+", " ", text, flags=re.IGNORECASE))
+        for address in URL.findall(rest):
+            sites.update(site_keys_in(address))
+        for match in BARE_DOMAIN.finditer(URL.sub(" ", rest)):
+            sites.update(site_keys_in(match.group(0)))
+    return emails, sites
+
+
+def _username_in(network_col: Any, handle_col: Any, names: set[str]) -> ColumnElement[bool]:
+    """Rows whose handle has one of ``names`` as its username (``name@...`` on Mastodon)."""
+    if not names:
+        return false()
+    patterns = [
+        handle_col.like(
+            name.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "@%", escape="\\"
+        )
+        for name in sorted(names)
+    ]
+    return or_(
+        (network_col != "mastodon") & handle_col.in_(sorted(names)),
+        (network_col == "mastodon") & or_(*patterns),
+    )
+
+
+def gather_evidence(
+    session: Session, authors: Sequence[AuthorRecord], config: LinkingConfig
+) -> dict[int, dict[int, list[Evidence]]]:
+    """Every piece of evidence tying each author to each customer (author id → customer id)."""
+    weights = config.weights
+    found: dict[int, dict[int, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
+
+    def add(author: AuthorRecord, customer_id: int, kind: str, detail: str, weight: float) -> None:
+        if weight > 0:
+            found[author.id][customer_id].append(Evidence(kind, detail, weight))
+
+    # The CRM names the handle.
+    pairs = {(a.network, a.handle): a for a in authors}
+    for network, handle, customer_id in session.execute(
+        select(Identity.network, Identity.handle, Identity.customer_id).where(
+            tuple_(Identity.network, Identity.handle).in_(list(pairs))
+        )
+    ):
+        add(
+            pairs[(network, handle)],
+            customer_id,
+            "crm_handle",
+            f"the CRM lists {network} handle {handle}",
+            weights.crm_handle,
+        )
+
+    # The profile: verified links, email addresses and domains.
+    profiles = {a.id: profile_of(a) for a in authors if a.profile}
+    wanted_emails: dict[str, list[AuthorRecord]] = defaultdict(list)
+    wanted_sites: dict[str, list[tuple[AuthorRecord, str | None]]] = defaultdict(list)
+    for author in authors:
+        profile = profiles.get(author.id)
+        if profile is None:
+            continue
+        emails, sites = _emails_and_sites(profile)
+        for email in emails:
+            wanted_emails[email].append(author)
+        for url in profile.verified_urls:
+            for key in site_keys_in(url):
+                wanted_sites[key].append((author, url))
+        for key in sites:
+            wanted_sites[key].append((author, None))
+    if wanted_emails:
+        for email, customer_id in session.execute(
+            select(Customer.email_key, Customer.id).where(
+                Customer.email_key.in_(list(wanted_emails))
+            )
+        ):
+            for author in wanted_emails[email or ""]:
+                add(
+                    author,
+                    customer_id,
+                    "email_in_profile",
+                    f"the profile shows {email}",
+                    weights.email_in_profile,
+                )
+    if wanted_sites:
+        for domain, customer_id in session.execute(
+            select(Customer.domain, Customer.id).where(Customer.domain.in_(list(wanted_sites)))
+        ):
+            verified_for: set[int] = set()
+            for author, url in wanted_sites[domain or ""]:
+                if url is not None and author.id not in verified_for:
+                    verified_for.add(author.id)
+                    add(
+                        author,
+                        customer_id,
+                        "verified_link",
+                        f"verified (rel=me) profile link {url} is the customer's site {domain}",
+                        weights.verified_link,
+                    )
+            for author, url in wanted_sites[domain or ""]:
+                if url is None and author.id not in verified_for:
+                    verified_for.add(author.id)  # once per author and customer
+                    add(
+                        author,
+                        customer_id,
+                        "domain_in_profile",
+                        f"the profile mentions the customer's site {domain}",
+                        weights.domain_in_profile,
+                    )
+
+    # The same username on another network: in the CRM, or an author already linked.
+    by_name: dict[str, list[AuthorRecord]] = defaultdict(list)
+    for author in authors:
+        name = username(author.network, author.handle)
+        if len(name) >= MIN_USERNAME_LENGTH:
+            by_name[name].append(author)
+    if by_name:
+        names = set(by_name)
+        crm_rows = session.execute(
+            select(Identity.network, Identity.handle, Identity.customer_id).where(
+                _username_in(Identity.network, Identity.handle, names)
+            )
+        ).all()
+        linked_rows = session.execute(
+            select(AuthorRecord.network, AuthorRecord.handle, AuthorRecord.customer_id).where(
+                AuthorRecord.customer_id.is_not(None),
+                _username_in(AuthorRecord.network, AuthorRecord.handle, names),
+            )
+        ).all()
+        for rows, where in ((crm_rows, "in the CRM"), (linked_rows, "a linked author")):
+            for network, handle, customer_id in rows:
+                for author in by_name.get(username(network, handle), []):
+                    if network != author.network and customer_id is not None:
+                        add(
+                            author,
+                            customer_id,
+                            "same_username",
+                            f"same username as {network}:{handle} ({where})",
+                            weights.same_username,
+                        )
+
+    # A display name that is a customer's name: candidates by exact folded name.
+    keys: dict[str, list[AuthorRecord]] = defaultdict(list)
+    for author in authors:
+        if key := name_key(author.display_name):
+            keys[key].append(author)
+    if keys:
+        for customer_id, key in session.execute(
+            select(Customer.id, Customer.name_key).where(Customer.name_key.in_(list(keys)))
+        ):
+            for author in keys[key or ""]:
+                found[author.id].setdefault(customer_id, [])
+
+    # Score names against every candidate customer found so far.
+    candidate_ids = {c for per_author in found.values() for c in per_author}
+    names_by_id = (
+        dict(
+            session.execute(
+                select(Customer.id, Customer.name).where(Customer.id.in_(list(candidate_ids)))
+            ).all()
+        )
+        if candidate_ids
+        else {}
+    )
+    for author in authors:
+        per_author = found.get(author.id)
+        if not per_author or not author.display_name:
+            continue
+        for customer_id in list(per_author):
+            similarity = name_similarity(author.display_name, names_by_id.get(customer_id, ""))
+            if similarity >= config.name_min_similarity:
+                add(
+                    author,
+                    customer_id,
+                    "display_name",
+                    f"display name {author.display_name!r} matches {names_by_id[customer_id]!r} "
+                    f"({similarity:.2f})",
+                    weights.display_name * similarity,
+                )
+    return {
+        author_id: {c: list(ev) for c, ev in per_author.items() if ev}
+        for author_id, per_author in found.items()
+    }
+
+
+# -- people's decisions ---------------------------------------------------------------------
+
+
+def pending_suggestions(session: Session) -> list[LinkSuggestion]:
+    """Suggestions waiting for a person, most confident first."""
+    return list(
+        session.scalars(
+            select(LinkSuggestion)
+            .join(AuthorRecord, AuthorRecord.id == LinkSuggestion.author_id)
+            .where(LinkSuggestion.status == PENDING, AuthorRecord.customer_id.is_(None))
+            .options(joinedload(LinkSuggestion.author), joinedload(LinkSuggestion.customer))
+            .order_by(LinkSuggestion.confidence.desc(), LinkSuggestion.id)
+        )
+    )
+
+
+def _suggestion(session: Session, suggestion_id: int) -> LinkSuggestion:
+    suggestion = session.get(LinkSuggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFoundError(f"no link suggestion with id {suggestion_id}")
+    return suggestion
+
+
+def confirm(session: Session, suggestion_id: int, *, by: str) -> LinkSuggestion:
+    """A person confirms a suggestion (or re-links a rejected or unlinked pair): link it."""
+    suggestion = _suggestion(session, suggestion_id)
+    author = suggestion.author
+    if author.customer_id == suggestion.customer_id:
+        raise LinkingError(f"{author.network}:{author.handle} is already linked to that customer")
+    if author.customer_id is not None:
+        raise LinkingError(
+            f"{author.network}:{author.handle} is linked to another customer; "
+            f"unlink it first (social-crm links unlink {author.network} {author.handle})"
+        )
+    now = utcnow()
+    _link(session, author, suggestion.customer_id, suggestion.evidence, by=by, now=now)
+    suggestion.status, suggestion.decided_by, suggestion.decided_at = CONFIRMED, by, now
+    for other in session.scalars(
+        select(LinkSuggestion).where(
+            LinkSuggestion.author_id == author.id,
+            LinkSuggestion.id != suggestion.id,
+            LinkSuggestion.status == PENDING,
+        )
+    ):
+        other.status, other.decided_by, other.decided_at = SUPERSEDED, by, now
+    session.flush()
+    return suggestion
+
+
+def reject(session: Session, suggestion_id: int, *, by: str) -> LinkSuggestion:
+    """A person rejects a suggestion: that pair is never suggested or linked again."""
+    suggestion = _suggestion(session, suggestion_id)
+    if suggestion.status != PENDING:
+        raise LinkingError(f"link suggestion {suggestion_id} is {suggestion.status}, not pending")
+    suggestion.status, suggestion.decided_by, suggestion.decided_at = REJECTED, by, utcnow()
+    session.flush()
+    return suggestion
+
+
+def find_author(session: Session, network: str, handle: str) -> AuthorRecord:
+    """The stored author of ``network`` with ``handle`` (any accepted spelling)."""
+    try:
+        canonical = normalise(network, handle)
+    except ValueError:
+        canonical = handle.strip().lower()
+    author = session.scalar(
+        select(AuthorRecord).where(
+            AuthorRecord.network == network, AuthorRecord.handle.in_({canonical, handle.strip()})
+        )
+    )
+    if author is None:
+        raise NotFoundError(f"no {network} author {handle!r}")
+    return author
+
+
+def unlink(session: Session, network: str, handle: str, *, by: str) -> LinkSuggestion:
+    """Undo an author's link and remember it, so the pair is never linked automatically again."""
+    author = find_author(session, network, handle)
+    if author.customer_id is None:
+        raise LinkingError(f"{network}:{author.handle} is not linked to a customer")
+    now = utcnow()
+    evidence = list(author.link_evidence or [])
+    memory = session.scalar(
+        select(LinkSuggestion).where(
+            LinkSuggestion.author_id == author.id,
+            LinkSuggestion.customer_id == author.customer_id,
+        )
+    )
+    if memory is None:
+        memory = LinkSuggestion(
+            author_id=author.id,
+            customer_id=author.customer_id,
+            confidence=round(sum(float(e.get("weight", 0)) for e in evidence), 4),
+            evidence=evidence,
+            created_at=now,
+        )
+        session.add(memory)
+    memory.status, memory.decided_by, memory.decided_at = UNLINKED, by, now
+    LOGGER.info(
+        "unlinked %s author %s from customer #%d (by %s)",
+        network,
+        author.handle,
+        author.customer_id,
+        by,
+    )
+    author.customer_id = None
+    author.linked_by = author.linked_at = None
+    author.link_evidence = None
+    author.link_checked_at = now
+    session.flush()
+    return memory

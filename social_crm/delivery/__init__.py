@@ -1,0 +1,1 @@
+"""Delivery: the outbox, alert channels, message rendering, digests and quiet hours."""

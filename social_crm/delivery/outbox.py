@@ -1,0 +1,301 @@
+"""Deliver queued alerts: claimed with a lease, sent outside any transaction, then recorded.
+
+Each delivery (one alert, one channel, one level; or one digest) goes through three steps:
+
+1. **Claim**, in its own committed transaction: the row moves from ``pending`` (and due)
+   to ``sending`` with ``lease_until = now + alerts.lease_seconds`` and one more attempt.
+   The claim is a conditional UPDATE, and on PostgreSQL the candidate row is picked with
+   ``SELECT ... FOR UPDATE SKIP LOCKED``, so two daemons never claim the same row.
+2. **Send**, holding no database lock, with the row's fixed ``idempotency_key``.
+3. **Record**, in a second transaction: ``sent``, or back to ``pending`` with an
+   exponential backoff (with jitter, capped), or ``failed`` after ``max_attempts``.
+
+A crash between 1 and 3 leaves the row ``sending``; once its lease has run out, any
+daemon claims it again and re-sends it with the SAME idempotency key. So the guarantee is
+**at-least-once delivery with a stable idempotency key**: effectively once for receivers
+that drop duplicates by key, and a duplicate is only possible after a crash (or a lease
+shorter than a send) between sending and recording. Per channel:
+
+- ``webhook``: the ``Idempotency-Key`` header (and the same key in the JSON body);
+  receivers that store seen keys process each alert once.
+- ``email``: the ``Message-ID`` header is the same on every attempt
+  (``<alert-12-team-0@sender-domain>``); mail clients and many servers show or keep
+  one message per Message-ID.
+- ``apprise``: chat services (Slack, Teams, Discord, ...) have no idempotency keys, so a
+  re-send after a crash can show twice; the key is printed in the message (``Ref:``).
+
+A channel that keeps failing only delays its own rows: every row is claimed, sent and
+recorded on its own, and once a channel has failed in a pass of :func:`deliver_due`, its
+other due rows wait for the next pass. So a dead or slow channel (one that times out)
+costs the others at most one failed send per pass, not one per waiting row.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from social_crm.alerts.models import Alert
+from social_crm.config import AlertsConfig
+from social_crm.db import Database
+from social_crm.db.base import utcnow
+from social_crm.delivery.channels import Notifier
+from social_crm.delivery.digests import held_until
+from social_crm.delivery.messages import AlertMessage, DigestItem, DigestMessage, Message
+from social_crm.delivery.models import Delivery
+from social_crm.errors import DeliveryError
+from social_crm.mentions.models import MentionRecord
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A row this process may send: it holds the lease for ``attempt``."""
+
+    delivery_id: int
+    alert_id: int | None
+    channel: str
+    attempt: int
+    message: Message
+
+
+def _claimable(now: datetime) -> object:
+    return or_(
+        and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
+        and_(Delivery.status == "sending", Delivery.lease_until < now),
+    )
+
+
+def deliver_due(
+    db: Database,
+    notifiers: Mapping[str, Notifier],
+    policy: AlertsConfig,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> tuple[int, int]:
+    """Try up to ``limit`` due deliveries, one at a time; returns (sent, failed attempts).
+
+    A channel that fails is left alone for the rest of this pass: its other due rows are
+    not claimed (nor counted as attempts) until the next pass.
+    """
+    sent = failed = 0
+    failing: set[str] = set()
+    for _ in range(limit):
+        claim = claim_next(db, policy, now=now, skip=failing)
+        if claim is None:
+            break
+        if claim is False:
+            continue  # held for quiet hours, or taken by another daemon
+        error = _send(claim, notifiers)
+        record(db, claim, policy, error=error, notifier_missing=claim.channel not in notifiers)
+        if error is None:
+            sent += 1
+        else:
+            failed += 1
+            failing.add(claim.channel)
+    return sent, failed
+
+
+def claim_next(
+    db: Database,
+    policy: AlertsConfig,
+    *,
+    now: datetime | None = None,
+    skip: Collection[str] = (),
+) -> Claim | None | bool:
+    """Lease the next due row of a channel not in ``skip`` and build its message.
+
+    None: nothing is due; False: a row was looked at but not claimed (held for quiet
+    hours, or taken by another daemon).
+    """
+    now = now or utcnow()
+    with db.transaction() as session:
+        query = select(Delivery).where(_claimable(now))
+        if skip:
+            query = query.where(Delivery.channel.not_in(sorted(skip)))
+        row = session.scalar(
+            query.order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if row is None:
+            return None
+        alert = session.get(Alert, row.alert_id) if row.alert_id is not None else None
+        hold = held_until(policy.quiet_hours, alert.severity if alert else None, now)
+        if hold is not None:
+            row.next_attempt_at = hold
+            LOGGER.info("delivery %s held for quiet hours until %s", row.idempotency_key, hold)
+            return False
+        # Conditional: on SQLite (no row locks) a second process finds nothing to update.
+        taken = session.execute(
+            update(Delivery)
+            .where(Delivery.id == row.id, _claimable(now))
+            .values(
+                status="sending",
+                lease_until=now + timedelta(seconds=policy.lease_seconds),
+                attempts=Delivery.attempts + 1,
+                last_attempt_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            return False
+        attempt = (row.attempts or 0) + 1
+        if row.status == "sending":
+            LOGGER.warning(
+                "delivery %s was left sending (lease ran out): sending again with the same key",
+                row.idempotency_key,
+            )
+        message = build_message(session, row)
+        return Claim(row.id, row.alert_id, row.channel, attempt, message)
+
+
+def build_message(session: Session, row: Delivery) -> Message:
+    """The message of one outbox row: its alert at its level, or its digest."""
+    if row.kind == "digest":
+        alerts = session.scalars(
+            select(Alert)
+            .join(Delivery, Delivery.alert_id == Alert.id)
+            .where(Delivery.digest_id == row.id)
+            .options(joinedload(Alert.first_mention).joinedload(MentionRecord.author))
+            .order_by(Alert.id)
+        ).unique()
+        period = row.idempotency_key.rsplit("-", 1)[-1]
+        return DigestMessage(
+            channel=row.channel,
+            period=period,
+            items=tuple(DigestItem.from_alert(alert) for alert in alerts),
+            idempotency_key=row.idempotency_key,
+        )
+    alert = session.get(Alert, row.alert_id)
+    assert alert is not None, "an alert delivery always has its alert"
+    return AlertMessage.from_alert(alert, level=row.level, idempotency_key=row.idempotency_key)
+
+
+def _send(claim: Claim, notifiers: Mapping[str, Notifier]) -> DeliveryError | None:
+    notifier = notifiers.get(claim.channel)
+    try:
+        if notifier is None:
+            raise DeliveryError(f"channel {claim.channel!r} is no longer configured")
+        notifier.send(claim.message)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - a notifier bug must not leave the row leased
+        LOGGER.exception("channel %s raised an unexpected error", claim.channel)
+        return DeliveryError(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def record(
+    db: Database,
+    claim: Claim,
+    policy: AlertsConfig,
+    *,
+    error: DeliveryError | None,
+    notifier_missing: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """Store the outcome of a send, if this process still holds the row's lease."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = session.scalar(
+            select(Delivery)
+            .where(
+                Delivery.id == claim.delivery_id,
+                Delivery.status == "sending",
+                Delivery.attempts == claim.attempt,
+            )
+            .with_for_update()
+        )
+        if row is None:
+            LOGGER.warning(
+                "delivery %d: lease lost before its outcome was stored", claim.delivery_id
+            )
+            return
+        row.lease_until = None
+        what = f"alert {claim.alert_id}" if claim.alert_id else "digest"
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            LOGGER.info("%s delivered to %s", what, row.channel)
+            return
+        row.last_error = str(error)
+        if row.attempts >= policy.max_attempts or notifier_missing:
+            row.status = "failed"
+            LOGGER.error(
+                "%s: giving up on %s after %d attempt(s): %s",
+                what,
+                row.channel,
+                row.attempts,
+                error,
+            )
+            return
+        delay = min(policy.retry_base_seconds * 2 ** (row.attempts - 1), policy.retry_max_seconds)
+        row.status = "pending"
+        row.next_attempt_at = max(now, row.last_attempt_at or now) + timedelta(
+            seconds=delay * random.uniform(0.8, 1.2)
+        )
+        LOGGER.warning(
+            "%s: %s failed (attempt %d), retrying in %.0f s: %s",
+            what,
+            row.channel,
+            row.attempts,
+            delay,
+            error,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """What `social-crm status` shows for one channel."""
+
+    channel: str
+    sent: int
+    pending: int  # pending, sending or waiting for a digest
+    failed: int
+    last_error: str | None
+    last_error_at: datetime | None
+    last_sent_at: datetime | None
+
+
+def channel_report(session: Session) -> list[ChannelHealth]:
+    """Delivery figures per channel, in channel order."""
+    waiting = ("pending", "sending", "digest")
+    rows = session.execute(
+        select(
+            Delivery.channel,
+            func.sum(case((Delivery.status == "sent", 1), else_=0)),
+            func.sum(case((Delivery.status.in_(waiting), 1), else_=0)),
+            func.sum(case((Delivery.status == "failed", 1), else_=0)),
+            func.max(Delivery.sent_at),
+        )
+        .group_by(Delivery.channel)
+        .order_by(Delivery.channel)
+    ).all()
+    report = []
+    for channel, sent, pending, failed, last_sent in rows:
+        error = session.execute(
+            select(Delivery.last_error, Delivery.last_attempt_at)
+            .where(Delivery.channel == channel, Delivery.last_error.is_not(None))
+            .order_by(Delivery.last_attempt_at.desc().nulls_last(), Delivery.id.desc())
+            .limit(1)
+        ).first()
+        report.append(
+            ChannelHealth(
+                channel=channel,
+                sent=int(sent or 0),
+                pending=int(pending or 0),
+                failed=int(failed or 0),
+                last_error=error[0] if error else None,
+                last_error_at=error[1] if error else None,
+                last_sent_at=last_sent,
+            )
+        )
+    return report

@@ -1,0 +1,1 @@
+"""Local stand-ins for Reddit, Mastodon, an SMTP server and a webhook receiver."""

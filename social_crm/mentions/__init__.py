@@ -1,0 +1,1 @@
+"""Mentions: storing what connectors fetch, labelling its sentiment, applying edits and deletions."""

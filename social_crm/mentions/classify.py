@@ -1,0 +1,87 @@
+"""Label stored mentions that have no sentiment yet, a batch at a time."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sentiment import LABELS, Classifier, Sentiment
+from social_crm.mentions.models import MentionRecord, SentimentRecord
+
+LOGGER = logging.getLogger(__name__)
+
+
+def classify_pending(session: Session, classifier: Classifier, *, limit: int) -> int:
+    """Classify up to ``limit`` unlabelled mentions, oldest first; returns how many.
+
+    Each label is stored with its scores, the model that gave it and its ``uncertain``
+    flag; the detected language is stored on the mention (a language the network gave
+    is kept where none was detected).
+    """
+    mentions = session.scalars(
+        select(MentionRecord)
+        .outerjoin(SentimentRecord)
+        .where(SentimentRecord.mention_id.is_(None))
+        .order_by(MentionRecord.id)
+        .limit(limit)
+    ).all()
+    if not mentions:
+        return 0
+    for mention, sentiment in zip(
+        mentions, classifier.classify([m.text for m in mentions]), strict=True
+    ):
+        mention.language = sentiment.language or mention.language
+        session.add(
+            SentimentRecord(
+                mention_id=mention.id,
+                label=sentiment.label,
+                confidence=sentiment.confidence,
+                negative=sentiment.scores["negative"],
+                neutral=sentiment.scores["neutral"],
+                positive=sentiment.scores["positive"],
+                model=sentiment.model or classifier.name,
+                uncertain=sentiment.uncertain,
+            )
+        )
+    session.flush()
+    return len(mentions)
+
+
+def classify_stream(
+    classifier: Classifier, texts: Iterable[str], *, batch_size: int
+) -> Iterator[tuple[str, Sentiment]]:
+    """Each text with its Sentiment, in order, classifying ``batch_size`` texts at a time."""
+    for batch in batched(texts, batch_size):
+        yield from zip(batch, classifier.classify(batch), strict=True)
+
+
+def as_json_line(text: str, sentiment: Sentiment) -> str:
+    """One JSON object: text, label, scores, language, uncertain (lone surrogates escaped)."""
+    line = json.dumps(
+        {
+            "text": text,
+            "label": sentiment.label,
+            "scores": {label: round(sentiment.scores[label], 4) for label in LABELS},
+            "language": sentiment.language,
+            "uncertain": sentiment.uncertain,
+        },
+        ensure_ascii=False,
+    )
+    # A lone surrogate cannot be written as UTF-8; as the escape \udXXX it stays valid JSON.
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Lists of up to ``size`` consecutive items."""
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,155 @@
+"""Store what a connector fetched: new mentions and the source's cursor, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import Author, Batch, Mention, Revision
+from social_crm.db.base import utcnow
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SourceCursor
+
+LOGGER = logging.getLogger(__name__)
+
+
+def load_cursor(session: Session, connector: str, source_key: str) -> SourceCursor:
+    """The stored cursor row of a source, created empty on first use."""
+    row = session.scalar(
+        select(SourceCursor).where(
+            SourceCursor.connector == connector, SourceCursor.source_key == source_key
+        )
+    )
+    if row is None:
+        row = SourceCursor(connector=connector, source_key=source_key, consecutive_failures=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def store_batch(session: Session, connector: str, source_key: str, batch: Batch) -> int:
+    """Add the batch's mentions not stored yet and move the cursor; returns how many were new.
+
+    Runs inside the caller's transaction, so the cursor never moves past a mention that
+    was not stored.
+    """
+    cursor = load_cursor(session, connector, source_key)
+    known = _known_ids(session, batch.mentions)
+    authors: dict[tuple[str, str], AuthorRecord] = {}
+    added = 0
+    for mention in batch.mentions:
+        key = (mention.network, mention.native_id)
+        if key in known:
+            continue
+        known.add(key)
+        author = authors.get((mention.network, mention.author.handle))
+        if author is None:
+            author = _upsert_author(session, mention.author)
+            authors[(mention.network, mention.author.handle)] = author
+        session.add(_record(session, mention, author))
+        added += 1
+    now = utcnow()
+    cursor.cursor = batch.cursor
+    cursor.last_success_at = now
+    cursor.consecutive_failures = 0
+    if added or cursor.last_item_at is None:
+        cursor.last_item_at = now  # silence is measured from the last mention, or the first poll
+    session.flush()
+    return added
+
+
+def apply_revisions(session: Session, network: str, revisions: Sequence[Revision]) -> int:
+    """Store edited texts and mark deleted mentions, dropping their text; returns the changes."""
+    by_id = {revision.native_id: revision for revision in revisions}
+    if not by_id:
+        return 0
+    changed = 0
+    stored = session.scalars(
+        select(MentionRecord).where(
+            MentionRecord.network == network, MentionRecord.native_id.in_(list(by_id))
+        )
+    )
+    for mention in stored:
+        revision = by_id[mention.native_id]
+        if revision.deleted:
+            if mention.deleted_at is None:
+                mention.deleted_at, mention.text = utcnow(), ""
+                changed += 1
+        elif revision.text != mention.text and mention.deleted_at is None:
+            mention.text = revision.text
+            mention.edited_at = revision.edited_at or utcnow()
+            # The new words may say something else: classify and escalate them again.
+            if mention.sentiment is not None:
+                session.delete(mention.sentiment)
+            mention.escalated_at = None
+            changed += 1
+    session.flush()
+    return changed
+
+
+def _known_ids(session: Session, mentions: list[Mention]) -> set[tuple[str, str]]:
+    known: set[tuple[str, str]] = set()
+    by_network: dict[str, list[str]] = {}
+    for mention in mentions:
+        by_network.setdefault(mention.network, []).append(mention.native_id)
+    for network, ids in by_network.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            known.update(
+                (network, native_id)
+                for native_id in session.scalars(
+                    select(MentionRecord.native_id).where(
+                        MentionRecord.network == network, MentionRecord.native_id.in_(chunk)
+                    )
+                )
+            )
+    return known
+
+
+def _upsert_author(session: Session, author: Author) -> AuthorRecord:
+    record = session.scalar(
+        select(AuthorRecord).where(
+            AuthorRecord.network == author.network, AuthorRecord.handle == author.handle
+        )
+    )
+    if record is None:
+        record = AuthorRecord(network=author.network, handle=author.handle, followers=0)
+        session.add(record)
+    display_name = author.display_name or record.display_name or ""
+    profile = dict(author.profile) if author.profile is not None else record.profile
+    if (display_name, profile) != (record.display_name, record.profile):
+        record.link_checked_at = None  # new evidence: look for its customer again
+    record.display_name, record.profile = display_name, profile
+    record.url = author.url or record.url or ""
+    record.followers = max(author.followers, 0)
+    return record
+
+
+def _record(session: Session, mention: Mention, author: AuthorRecord) -> MentionRecord:
+    thread_id = mention.thread_id
+    if mention.parent_id:
+        # A reply to a stored reply belongs to the conversation its parent belongs to.
+        parent_thread = session.scalar(
+            select(MentionRecord.thread_id).where(
+                MentionRecord.network == mention.network,
+                MentionRecord.native_id == mention.parent_id,
+            )
+        )
+        thread_id = parent_thread or thread_id
+    return MentionRecord(
+        network=mention.network,
+        native_id=mention.native_id,
+        brand=mention.brand,
+        source=mention.source,
+        url=mention.url,
+        author=author,
+        text=mention.text,
+        kind=mention.kind,
+        thread_id=thread_id,
+        parent_id=mention.parent_id,
+        reach=mention.reach,
+        created_at=mention.created_at,
+        edited_at=mention.edited_at,
+    )

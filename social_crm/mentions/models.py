@@ -1,0 +1,137 @@
+"""Authors, the mentions they wrote, their sentiment labels, and where each source stopped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from social_crm.db.base import Base, UtcDateTime, utcnow
+
+if TYPE_CHECKING:
+    from social_crm.customers.models import Customer
+
+
+class AuthorRecord(Base):
+    """Someone who wrote a mention; linked to a customer when their identity is known."""
+
+    __tablename__ = "authors"
+    __table_args__ = (UniqueConstraint("network", "handle"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(50))
+    handle: Mapped[str] = mapped_column(String(300))
+    display_name: Mapped[str] = mapped_column(String(300), default="")
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    followers: Mapped[int] = mapped_column(Integer, default=0)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    linked_by: Mapped[str | None] = mapped_column(String(100))
+    linked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Why the author is linked: a list of {kind, detail, weight}.
+    link_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # When linking last looked at this unlinked author; NULL means "look again".
+    link_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    # What the network shows on the profile: {"note": bio, "fields": [{name, value, verified_at}]}.
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    customer: Mapped[Customer | None] = relationship("Customer")
+
+
+class MentionRecord(Base):
+    """A stored mention; (network, native_id) is unique."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("network", "native_id"),
+        Index("ix_mentions_thread", "network", "thread_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(50))
+    native_id: Mapped[str] = mapped_column(String(500))
+    brand: Mapped[str] = mapped_column(String(200), index=True)
+    source: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str] = mapped_column(String(1000))
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    thread_id: Mapped[str] = mapped_column(String(500))
+    parent_id: Mapped[str | None] = mapped_column(String(500))
+    reach: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set once escalation has looked at the mention, so it is never looked at twice.
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Deleted by its author or removed by moderators: the text is dropped, the record stays.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    author: Mapped[AuthorRecord] = relationship()
+    sentiment: Mapped[SentimentRecord | None] = relationship(back_populates="mention")
+
+
+# sentiment.uncertain_below's default: labels stored without a flag are flagged against it.
+DEFAULT_UNCERTAIN_BELOW = 0.5
+
+
+def _uncertain_by_default(context: Any) -> bool:
+    """A label stored without its uncertain flag: is its top score below the default?"""
+    row = context.get_current_parameters()
+    return max(row["negative"], row["neutral"], row["positive"]) < DEFAULT_UNCERTAIN_BELOW
+
+
+class SentimentRecord(Base):
+    """The classifier's label for one mention."""
+
+    __tablename__ = "sentiments"
+
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(20), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    negative: Mapped[float] = mapped_column(Float)
+    neutral: Mapped[float] = mapped_column(Float)
+    positive: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(300))
+    # The top score was below sentiment.uncertain_below when the label was given.
+    uncertain: Mapped[bool] = mapped_column(
+        Boolean, default=_uncertain_by_default, server_default=false()
+    )
+    classified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    mention: Mapped[MentionRecord] = relationship(back_populates="sentiment")
+
+
+class SourceCursor(Base):
+    """Where a connector's source stopped reading, stored with the mentions it read."""
+
+    __tablename__ = "source_cursors"
+    __table_args__ = (UniqueConstraint("connector", "source_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connector: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(500))
+    cursor: Mapped[str | None] = mapped_column(String(500))
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_item_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last new mention
+    silence_alerted: Mapped[bool] = mapped_column(default=False, server_default=false())

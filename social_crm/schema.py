@@ -1,0 +1,34 @@
+"""Every table of every domain in one metadata.
+
+Tables refer to each other across domains by name (an author's customer, say); SQLAlchemy
+resolves those names once every domain's models are imported. Whatever opens a database
+(the daemon, the command line, migrations) imports this module first.
+"""
+
+from __future__ import annotations
+
+from social_crm.alerts.models import Alert
+from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
+from social_crm.customers.models import Customer, Identity, LinkSuggestion
+from social_crm.db.base import Base
+from social_crm.db.watermarks import Watermark
+from social_crm.delivery.models import Delivery
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord, SourceCursor
+
+metadata = Base.metadata
+
+__all__ = [
+    "Alert",
+    "AmbassadorReview",
+    "AmbassadorScore",
+    "AuthorRecord",
+    "Customer",
+    "Delivery",
+    "Identity",
+    "LinkSuggestion",
+    "MentionRecord",
+    "SentimentRecord",
+    "SourceCursor",
+    "Watermark",
+    "metadata",
+]
