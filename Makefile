@@ -18,6 +18,7 @@ demo: $(VENV)/.installed  ## run the demo against local fake networks
 test: $(VENV)/.installed  ## run the test suite
 	$(BIN)/pytest
 
-lint: $(VENV)/.installed  ## ruff lint and format check
+lint: $(VENV)/.installed  ## ruff lint and format check, import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
