@@ -1,4 +1,4 @@
-"""What every connector returns and the small interface it implements."""
+"""What a connector is asked to watch, what it returns, and the small interface it implements."""
 
 from __future__ import annotations
 
@@ -9,6 +9,22 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What a connector is asked to watch for one brand; the app makes it from its config.
+
+    Fields come normalised: hashtags lower case without ``#``, subreddits without ``r/``.
+    An account is the brand's own handle on that network (None: it has none there).
+    """
+
+    name: str  # the brand: every Mention and Source found for this watch carries it
+    keywords: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    subreddits: tuple[str, ...] = ()
+    reddit_account: str | None = None  # e.g. "u/acme": its inbox, if the connector logs in as it
+    mastodon_account: str | None = None  # set: mentions of the connector's own account are read
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +91,11 @@ class Batch:
 class Connector(Protocol):
     """A network client that turns new posts into Mentions; it knows nothing of storage.
 
-    Implementations declare ``settings_model`` (a pydantic model validated from the
-    connector's config section) and are built as ``cls(settings, brands=...)``.
+    Implementations are registered by name in the ``social_crm.connectors`` entry-point
+    group (see connectors.registry) and declare ``settings_model``, a pydantic model that
+    the app validates the connector's config section with. They are built as
+    ``cls(settings, watches=...)``: ``settings`` an instance of ``settings_model``,
+    ``watches`` a sequence of Watch, one per brand.
     """
 
     settings_model: ClassVar[type[BaseModel]]
@@ -89,7 +108,8 @@ class Connector(Protocol):
     def fetch(self, source: Source, cursor: str | None) -> Batch:
         """Everything new in ``source`` since ``cursor`` (None: first poll), oldest first.
 
-        Raises ConnectorError subclasses; never returns a cursor that skips mentions.
+        Raises ConnectorError subclasses (connectors.errors); never returns a cursor that
+        skips mentions.
         """
         ...
 

@@ -3,7 +3,7 @@ account, statuses of chosen accounts and full-text search, polled with ``min_id`
 the streaming API, plus re-reading of stored statuses for edits and deletions.
 
 Every request goes through Mastodon.py, one client per instance, and every library error is
-translated once, in ``MastodonConnector._call``, into the project's ConnectorError tree.
+translated once, in ``MastodonConnector._call``, into connectors.errors' ConnectorError tree.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ from mastodon.errors import (
 )
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from connectors.base import Author, Batch, Mention, Revision, Source
-from social_crm.config import Brand
-from social_crm.errors import (
+from connectors.base import Author, Batch, Mention, Revision, Source, Watch
+from connectors.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
@@ -143,9 +142,9 @@ class MastodonConnector:
     settings_model: ClassVar[type[BaseModel]] = MastodonSettings
     network = NETWORK
 
-    def __init__(self, settings: MastodonSettings, *, brands: Sequence[Brand]) -> None:
+    def __init__(self, settings: MastodonSettings, *, watches: Sequence[Watch]) -> None:
         self.settings = settings
-        self.brands = list(brands)
+        self.watches = list(watches)
         self.instance = instance_domain(settings.api_base_url)
         primary = InstanceSettings(
             api_base_url=settings.api_base_url, access_token=settings.access_token
@@ -170,30 +169,30 @@ class MastodonConnector:
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._closed = False
         extra_hosts = [instance_domain(e.api_base_url) for e in settings.extra_instances]
-        for brand in self.brands:
-            for tag in brand.hashtags:
+        for watch in self.watches:
+            for tag in watch.hashtags:
                 self._add_source(
-                    f"{brand.name}:tag:{tag}", brand.name, _Target("tag", self.instance, tag=tag)
+                    f"{watch.name}:tag:{tag}", watch.name, _Target("tag", self.instance, tag=tag)
                 )
                 for host in extra_hosts:
                     self._add_source(
-                        f"{brand.name}:tag:{tag}@{host}", brand.name, _Target("tag", host, tag=tag)
+                        f"{watch.name}:tag:{tag}@{host}", watch.name, _Target("tag", host, tag=tag)
                     )
-            if brand.accounts.mastodon:
+            if watch.mastodon_account:
                 self._add_source(
-                    f"{brand.name}:mentions", brand.name, _Target("mentions", self.instance)
+                    f"{watch.name}:mentions", watch.name, _Target("mentions", self.instance)
                 )
             for acct in settings.accounts:
                 self._add_source(
-                    f"{brand.name}:account:{acct}",
-                    brand.name,
+                    f"{watch.name}:account:{acct}",
+                    watch.name,
                     _Target("account", self.instance, acct=acct),
                 )
-            if settings.search and brand.keywords:
+            if settings.search and watch.keywords:
                 self._add_source(
-                    f"{brand.name}:search",
-                    brand.name,
-                    _Target("search", self.instance, keywords=tuple(brand.keywords)),
+                    f"{watch.name}:search",
+                    watch.name,
+                    _Target("search", self.instance, keywords=tuple(watch.keywords)),
                 )
 
     def _new_client(self, entry: InstanceSettings) -> Mastodon:
@@ -537,7 +536,7 @@ class MastodonConnector:
             )
 
     def _translate(self, exc: MastodonError, key: str, instance: _Instance) -> ConnectorError:
-        """One Mastodon.py error as the project's error, with one clear message."""
+        """One Mastodon.py error as a ConnectorError, with one clear message."""
         host = instance.host
         status = _status_code(exc)
         if isinstance(exc, MastodonUnauthorizedError) or (status == 403 and instance.has_token):

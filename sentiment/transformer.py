@@ -7,9 +7,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sentiment.base import LABELS, Sentiment
+from sentiment.base import LABELS, ModelError, Sentiment
 from sentiment.text import clean_text
-from social_crm.errors import ConfigError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class TransformerClassifier:
             self._tokenizer = AutoTokenizer.from_pretrained(source)
             self._model = AutoModelForSequenceClassification.from_pretrained(source)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"sentiment.model: cannot load {model!r}: {exc}") from exc
+            raise ModelError(f"sentiment.model: cannot load {model!r}: {exc}") from exc
         self._model.eval()
         # Never longer than the model can take: small models have few position embeddings.
         positions = getattr(self._model.config, "max_position_embeddings", None) or max_length
@@ -86,7 +85,7 @@ def _label_columns(id2label: dict[int, str], model: str) -> dict[str, int]:
         if label:
             columns[label] = int(index)
     if sorted(columns) != sorted(LABELS) or len(id2label) != len(LABELS):
-        raise ConfigError(
+        raise ModelError(
             f"sentiment.model: {model!r} has labels {sorted(id2label.values())}; "
             "expected negative, neutral and positive"
         )

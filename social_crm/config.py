@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from connectors.base import Watch
 from social_crm.errors import ConfigError
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -55,6 +56,17 @@ class Brand(Strict):
     @classmethod
     def _strip_prefix(cls, subs: list[str]) -> list[str]:
         return [re.sub(r"^/?r/", "", sub) for sub in subs]
+
+    def watch(self) -> Watch:
+        """What connectors are asked to watch for this brand."""
+        return Watch(
+            name=self.name,
+            keywords=tuple(self.keywords),
+            hashtags=tuple(self.hashtags),
+            subreddits=tuple(self.subreddits),
+            reddit_account=self.accounts.reddit,
+            mastodon_account=self.accounts.mastodon,
+        )
 
 
 class ConnectorEntry(BaseModel):
@@ -488,13 +500,14 @@ def load_config(path: str | Path) -> Settings:
 
 def _connector_settings(path: Path, settings: Settings) -> dict[str, Any]:
     """Validate each connector entry's own keys with the model its connector declares."""
+    from connectors.errors import UnknownConnectorError
     from connectors.registry import connector_class
 
     validated: dict[str, Any] = {}
     for key, entry in settings.connectors.items():
         try:
             cls = connector_class(entry.type or key)
-        except ConfigError as exc:
+        except UnknownConnectorError as exc:
             raise ConfigError(f"{path}: connectors.{key}.type: {exc}") from None
         try:
             validated[key] = cls.settings_model.model_validate(entry.model_extra or {})

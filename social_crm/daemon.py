@@ -19,8 +19,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from connectors.base import Connector, Refreshable, Source
+from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
 from connectors.registry import connector_class
-from sentiment import Classifier, load_classifier
+from sentiment import Classifier, ModelError, load_classifier
 import social_crm.schema  # noqa: F401 - every table, before any query
 from social_crm.alerts import health, spikes
 from social_crm.alerts.escalation import Routing, check_levels, check_sla, escalate_pending
@@ -32,7 +33,7 @@ from social_crm.db.base import utcnow
 from social_crm.delivery import digests
 from social_crm.delivery.channels import Notifier, build_notifiers
 from social_crm.delivery.outbox import deliver_due
-from social_crm.errors import AuthenticationError, ConnectorError, RateLimitedError
+from social_crm.errors import ConfigError
 from social_crm.mentions.classify import classify_pending
 from social_crm.mentions.ingest import apply_revisions, load_cursor, store_batch
 from social_crm.mentions.models import MentionRecord
@@ -121,8 +122,9 @@ class Daemon:
             for key, entry in self.settings.connectors.items():
                 if entry.enabled:
                     cls = connector_class(entry.type or key)
-                    brands = self.settings.brands
-                    self.connectors[key] = cls(self.settings.connector_settings[key], brands=brands)  # type: ignore[call-arg]
+                    settings = self.settings.connector_settings[key]
+                    watches = [brand.watch() for brand in self.settings.brands]
+                    self.connectors[key] = cls(settings, watches=watches)  # type: ignore[call-arg]
         if not self.notifiers:
             self.notifiers = build_notifiers(self.settings.alerts.channels)
         self.routing = Routing.from_config(self.settings.alerts, list(self.notifiers))
@@ -148,11 +150,14 @@ class Daemon:
         sentiment = self.settings.sentiment
         rss_before = rss_megabytes()
         began = time.perf_counter()
-        classifier = load_classifier(
-            sentiment.model,
-            batch_size=sentiment.batch_size,
-            uncertain_below=sentiment.uncertain_below,
-        )
+        try:
+            classifier = load_classifier(
+                sentiment.model,
+                batch_size=sentiment.batch_size,
+                uncertain_below=sentiment.uncertain_below,
+            )
+        except ModelError as exc:
+            raise ConfigError(str(exc)) from exc
         loaded = time.perf_counter() - began
         classifier.classify(WARM_UP_TEXTS)  # every route, so the first real batch is not slow
         rss_after = rss_megabytes()

@@ -8,9 +8,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Author, Batch, Mention, Revision, Source
-from social_crm.config import Brand
-from social_crm.errors import ConnectorError
+from connectors.base import Author, Batch, Mention, Revision, Source, Watch
+from connectors.errors import ConnectorError
 
 
 class ScriptedSettings(BaseModel):
@@ -24,9 +23,9 @@ class ScriptedConnector:
 
     settings_model: ClassVar[type[BaseModel]] = ScriptedSettings
 
-    def __init__(self, settings: ScriptedSettings, *, brands: Sequence[Brand]) -> None:
+    def __init__(self, settings: ScriptedSettings, *, watches: Sequence[Watch]) -> None:
         self.network = settings.network
-        self.brand = brands[0].name
+        self.brand = watches[0].name
         self.posts: list[tuple[str, str, str]] = []  # (id, author, text)
         self.edits: dict[str, str] = {}
         self.deleted: set[str] = set()

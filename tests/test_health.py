@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import Source
+from connectors.errors import AuthenticationError, RateLimitedError, TransientConnectorError
 from connectors.registry import known_connectors
 from social_crm.alerts import health
 from social_crm.alerts.escalation import list_alerts
 from social_crm.config import Settings, load_config
 from social_crm.daemon import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, Daemon
 from social_crm.db.base import utcnow
-from social_crm.errors import AuthenticationError, RateLimitedError, TransientConnectorError
 from social_crm.mentions.models import MentionRecord, SourceCursor
 
 from .conftest import BRAND
@@ -50,7 +50,9 @@ def daemon_with(settings: Settings, *connectors: ScriptedConnector) -> tuple[Dae
 
 
 def scripted(settings: Settings, network: str = "scripted") -> ScriptedConnector:
-    return ScriptedConnector(ScriptedSettings(network=network), brands=settings.brands)
+    return ScriptedConnector(
+        ScriptedSettings(network=network), watches=[brand.watch() for brand in settings.brands]
+    )
 
 
 def test_a_failing_source_is_logged_once_backs_off_and_recovers_once(make_settings, caplog) -> None:
@@ -265,7 +267,9 @@ def test_quiet_sources_are_polled_less_often_and_busy_ones_at_the_configured_pac
     make_settings,
 ) -> None:
     settings = make_settings(connectors={})
-    connector = PagedConnector(ScriptedSettings(), brands=settings.brands)
+    connector = PagedConnector(
+        ScriptedSettings(), watches=[brand.watch() for brand in settings.brands]
+    )
     clock = Clock()
     daemon = Daemon(settings, connectors={"c0": connector}, notifiers={}, clock=clock)
     daemon.start()

@@ -25,6 +25,11 @@ from pydantic import ValidationError
 
 from connectors import mastodon as mastodon_module
 from connectors.base import Connector, Source
+from connectors.errors import (
+    AuthenticationError,
+    RateLimitedError,
+    TransientConnectorError,
+)
 from connectors.mastodon import (
     MastodonConnector,
     MastodonSettings,
@@ -35,11 +40,6 @@ from connectors.mastodon import (
 from connectors.registry import connector_class
 from social_crm.config import Brand
 from social_crm.demo.servers.mastodon import FakeMastodon
-from social_crm.errors import (
-    AuthenticationError,
-    RateLimitedError,
-    TransientConnectorError,
-)
 
 ACME = Brand(name="acme", hashtags=["acme"], accounts={"mastodon": "brand"})
 
@@ -78,7 +78,9 @@ def connect(fake: FakeMastodon) -> Iterator[Any]:
         settings = MastodonSettings(
             api_base_url=fake.url, access_token=token, timeout_seconds=5, page_size=page_size
         )
-        connector = MastodonConnector(settings, brands=brands or [ACME])
+        connector = MastodonConnector(
+            settings, watches=[brand.watch() for brand in brands or [ACME]]
+        )
         made.append(connector)
         return connector
 
@@ -175,7 +177,7 @@ def test_sources_with_every_option() -> None:
             "search": True,
         }
     )
-    connector = MastodonConnector(settings, brands=brands)
+    connector = MastodonConnector(settings, watches=[brand.watch() for brand in brands])
     try:
         assert [s.key for s in connector.sources()] == [
             "acme:tag:acme",
@@ -443,7 +445,7 @@ def test_unreachable_server_is_transient() -> None:
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     settings = MastodonSettings(api_base_url=url, access_token="demo-token", timeout_seconds=2)
-    connector = MastodonConnector(settings, brands=[ACME])
+    connector = MastodonConnector(settings, watches=[ACME.watch()])
     try:
         with pytest.raises(TransientConnectorError, match="acme:mentions"):
             connector.fetch(_source(connector, "acme:mentions"), None)

@@ -20,16 +20,16 @@ from sqlalchemy import select
 
 from connectors import mastodon as mastodon_module
 from connectors.base import Refreshable, Source
-from connectors.mastodon import MastodonConnector, MastodonSettings
-from social_crm.config import Brand
-from social_crm.daemon import Daemon
-from social_crm.demo.servers.mastodon import FakeMastodon
-from social_crm.errors import (
+from connectors.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
     TransientConnectorError,
 )
+from connectors.mastodon import MastodonConnector, MastodonSettings
+from social_crm.config import Brand
+from social_crm.daemon import Daemon
+from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.mentions.models import MentionRecord
 
 ACME = Brand(
@@ -78,7 +78,8 @@ def connect(fake: FakeMastodon) -> Iterator[Connect]:
         }
         options.update(settings)
         connector = MastodonConnector(
-            MastodonSettings.model_validate(options), brands=brands or [ACME]
+            MastodonSettings.model_validate(options),
+            watches=[brand.watch() for brand in brands or [ACME]],
         )
         made.append(connector)
         return connector

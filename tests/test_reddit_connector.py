@@ -17,6 +17,12 @@ from pydantic import ValidationError
 from werkzeug.test import Client
 
 from connectors.base import Connector, Refreshable, Source
+from connectors.errors import (
+    AuthenticationError,
+    ConnectorError,
+    RateLimitedError,
+    TransientConnectorError,
+)
 from connectors.reddit import (
     COMMENT_FIELDS,
     SUBMISSION_FIELDS,
@@ -29,12 +35,6 @@ from connectors.reddit import (
 )
 from social_crm.config import Brand
 from social_crm.demo.servers.reddit import FakeReddit
-from social_crm.errors import (
-    AuthenticationError,
-    ConnectorError,
-    RateLimitedError,
-    TransientConnectorError,
-)
 
 ACME = Brand(name="Acme", subreddits=["acme", "AcmeHelp"])
 
@@ -165,7 +165,9 @@ def connect(fake: FakeReddit, *brands: Brand, **settings: Any) -> RedditConnecto
         "timeout_seconds": 5,
     }
     values.update(settings)
-    return RedditConnector(RedditSettings(**values), brands=list(brands) or [ACME])
+    return RedditConnector(
+        RedditSettings(**values), watches=[brand.watch() for brand in brands or [ACME]]
+    )
 
 
 def source_for(connector: RedditConnector, suffix: str) -> Source:

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from connectors.base import Source
-from connectors.reddit import RedditConnector, RedditSettings, search_queries
-from social_crm.config import Brand
-from social_crm.demo.servers.reddit import FAULT_KINDS, FakeReddit, query_matcher
-from social_crm.errors import (
+from connectors.errors import (
     AuthenticationError,
     RateLimitedError,
     TransientConnectorError,
 )
+from connectors.reddit import RedditConnector, RedditSettings, search_queries
+from social_crm.config import Brand
+from social_crm.demo.servers.reddit import FAULT_KINDS, FakeReddit, query_matcher
 
 ACCOUNT = "acme_official"
 PASSWORD = "hunter2"
@@ -65,7 +65,9 @@ def connect(fake: FakeReddit, *brands: Brand, **settings: Any) -> RedditConnecto
         "password": PASSWORD,
     }
     values.update(settings)
-    return RedditConnector(RedditSettings(**values), brands=list(brands) or [ACME])
+    return RedditConnector(
+        RedditSettings(**values), watches=[brand.watch() for brand in brands or [ACME]]
+    )
 
 
 def source(connector: RedditConnector, suffix: str) -> Source:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentiment import LABELS, load_classifier
+from sentiment import LABELS, ModelError, load_classifier
 from sentiment.lexicon import LexiconClassifier
+from social_crm.daemon import Daemon
 from social_crm.errors import ConfigError
 
 from .odd_texts import ODD_TEXTS
@@ -104,16 +106,29 @@ def test_odd_input_gets_a_result_never_a_crash(tiny_model: Path) -> None:
 
 def test_a_model_without_our_three_labels_is_refused(tmp_path: Path) -> None:
     path = save_tiny_model(tmp_path / "binary", {0: "bad", 1: "good", 2: "meh"})
-    with pytest.raises(ConfigError, match="expected negative, neutral and positive"):
+    with pytest.raises(ModelError, match="expected negative, neutral and positive"):
         load_classifier(str(path))
 
 
-def test_a_missing_model_is_a_configuration_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_missing_model_is_a_model_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="sentiment.model: cannot load"):
+        load_classifier(str(tmp_path / "no-such-model"))
+
+
+def test_the_daemon_reports_a_model_it_cannot_load_as_a_configuration_error(
+    make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="sentiment.model: cannot load"):
-        load_classifier(str(tmp_path / "no-such-model"))
+    missing = tmp_path / "no-such-model"
+    daemon = Daemon(make_settings(sentiment={"model": str(missing)}), connectors={})
+    try:
+        with pytest.raises(
+            ConfigError, match="^" + re.escape(f"sentiment.model: cannot load {str(missing)!r}: ")
+        ):
+            daemon.start()
+    finally:
+        daemon.close()
 
 
 @settings(max_examples=200, deadline=None)

@@ -98,6 +98,14 @@ def test_no_texts_or_a_missing_file_is_a_clear_error(lexicon_config: Path, tmp_p
     assert "no such file" in result.stderr
 
 
+def test_a_model_that_cannot_load_is_one_error_line(lexicon_config: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    result = classify("--model", str(missing), "--config", str(lexicon_config), "great")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: sentiment.model: cannot load {str(missing)!r}: ")
+    assert "Traceback" not in result.stderr
+
+
 def test_the_default_model_routes_german_to_the_multilingual_head(lexicon_config: Path) -> None:
     result = classify(
         "--model",

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sentiment import onnx_backend
+from sentiment import ModelError, onnx_backend
 from sentiment.minilm import MODEL_DIR, DefaultClassifier, base_model_dir
-from social_crm.errors import ConfigError
 
 TEXTS = [
     "I love this coffee machine, it is absolutely wonderful! Best purchase ever",
@@ -118,7 +117,7 @@ def test_cache_root_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_an_unknown_backend_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="onnx-int8, onnx, torch, torch-int8"):
+    with pytest.raises(ModelError, match="onnx-int8, onnx, torch, torch-int8"):
         DefaultClassifier(backend="tensorrt")
 
 

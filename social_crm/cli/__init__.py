@@ -25,7 +25,7 @@ from social_crm.ambassadors.report import (
     short_text,
 )
 from social_crm.config import Settings, default_config_path, load_config
-from social_crm.errors import SocialCrmError
+from social_crm.errors import ConfigError, SocialCrmError
 
 if TYPE_CHECKING:
     from sentiment import Classifier
@@ -721,7 +721,7 @@ def classify(
     config: ConfigOption = None,
 ) -> None:
     """Label texts; print one JSON object a line: text, label, scores, language, uncertain."""
-    from sentiment import load_classifier
+    from sentiment import ModelError, load_classifier
     from social_crm.config import SentimentConfig
     from social_crm.mentions.classify import as_json_line, classify_stream
 
@@ -729,11 +729,14 @@ def classify(
         raise typer.BadParameter("give texts, or --file, not both")
     path = config or default_config_path()
     sentiment = _settings(config).sentiment if config or path.is_file() else SentimentConfig()
-    classifier = load_classifier(
-        model or sentiment.model,
-        batch_size=sentiment.batch_size,
-        uncertain_below=sentiment.uncertain_below,
-    )
+    try:
+        classifier = load_classifier(
+            model or sentiment.model,
+            batch_size=sentiment.batch_size,
+            uncertain_below=sentiment.uncertain_below,
+        )
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from exc
     if texts:
         for text, result in classify_stream(classifier, texts, batch_size=sentiment.batch_size):
             typer.echo(as_json_line(text, result))
