@@ -309,3 +309,52 @@ def test_failures_back_off_exponentially_with_jitter_to_a_cap_and_429s_wait_thei
     assert gaps[11] == 120  # the 429's own time, not the backoff
     assert not connector.failures  # the thirteenth poll succeeded
     daemon.close()
+
+
+def test_a_second_process_picks_a_source_up_where_the_first_left_it(make_settings) -> None:
+    settings = make_settings()
+    first_connector, second_connector = scripted(settings), scripted(settings)
+    first, _ = daemon_with(settings, first_connector)
+    second, _ = daemon_with(settings, second_connector)
+    first_connector.failures = [TransientConnectorError("HTTP 503")]
+    poll(first.context, "c0")
+    assert poll(second.context, "c0") == 0  # backing off, as the first process left it
+    assert second_connector.fetches == 0
+    with second.db.transaction() as session:
+        row = session.scalars(select(SourceCursor)).one()
+        assert row.consecutive_failures == 1 and row.retry_at is not None
+        row.retry_at = None  # the backoff has passed
+    second_connector.post("anna", "hello")
+    assert poll(second.context, "c0") == 1
+    first_connector.post("anna", "hello again")
+    assert poll(first.context, "c0") == 0  # paced by the second process's poll
+    assert first_connector.fetches == 1
+    with first.db.transaction() as session:
+        row = session.scalars(select(SourceCursor)).one()
+        assert row.retry_at is None and row.poll_interval_seconds == 60.0
+        assert row.next_poll_at is not None and row.next_poll_at > utcnow()
+    first.close()
+    second.close()
+
+
+def test_a_restart_enables_a_connector_disabled_for_refused_credentials(
+    make_settings, caplog
+) -> None:
+    settings = make_settings()
+    connector = scripted(settings)
+    daemon, notifier = daemon_with(settings, connector)
+    connector.failures = [AuthenticationError("401 invalid_token")]
+    poll(daemon.context, "c0")
+    with daemon.db.transaction() as session:
+        (row,) = session.scalars(select(SourceCursor))
+        assert row.disabled_at is not None and "fix its credentials" in row.disabled_reason
+    daemon.close()
+    connector.post("anna", "hello")
+    with caplog.at_level(logging.INFO, logger="social_crm.daemon"):
+        restarted, _ = daemon_with(settings, connector)  # credentials fixed, daemon restarted
+    assert "connector c0 enabled again at start-up" in caplog.messages
+    assert poll(restarted.context, "c0", paced=False) == 1
+    with restarted.db.transaction() as session:
+        (row,) = session.scalars(select(SourceCursor))
+        assert row.disabled_at is None and row.disabled_reason is None
+    restarted.close()

@@ -74,7 +74,8 @@ def disable(ctx: JobContext, name: str, source_key: str | None, exc: Authenticat
         if not sources.disable(session, name, keys, reason, now=ctx.now()):
             return
         if source_key is not None:
-            sources.record_failure(session, name, source_key, exc, now=ctx.now())
+            # Counted, not backed off: a restart with fixed credentials polls it at once.
+            sources.note_error(load_cursor(session, name, source_key), exc, now=ctx.now())
         LOGGER.error("%s", reason)
         health.raise_health_alert(session, name, None, reason, ctx.routing.levels[0])
 

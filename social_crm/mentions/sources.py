@@ -121,12 +121,18 @@ def record_failure(
 ) -> tuple[int, float]:
     """Note a failed poll and back off; returns (failures in a row, seconds until the retry)."""
     row = load_cursor(session, connector, source_key)
+    failures = note_error(row, error, now=now)
+    delay = backoff_seconds(failures, retry_after=retry_after)
+    row.retry_at = now + timedelta(seconds=delay)
+    return failures, delay
+
+
+def note_error(row: SourceCursor, error: Exception, *, now: datetime) -> int:
+    """Count a failed poll of a source; returns how many polls in a row have failed."""
     row.consecutive_failures += 1
     row.last_error = str(error)
     row.last_error_at = now
-    delay = backoff_seconds(row.consecutive_failures, retry_after=retry_after)
-    row.retry_at = now + timedelta(seconds=delay)
-    return row.consecutive_failures, delay
+    return row.consecutive_failures
 
 
 def is_disabled(session: Session, connector: str) -> bool:
