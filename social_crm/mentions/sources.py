@@ -58,7 +58,7 @@ def due_cursors(
             )
         )
     }
-    due = {}
+    due: dict[str, str | None] = {}
     for key in keys:
         row = rows.get(key) or load_cursor(session, connector, key)
         if is_due(row, now, paced=paced):
