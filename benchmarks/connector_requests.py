@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -19,8 +20,10 @@ from sqlalchemy import func, select
 
 from social_crm.config import load_config
 from social_crm.daemon import Daemon
+from social_crm.db.base import utcnow
 from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.demo.servers.reddit import FakeReddit
+from social_crm.jobs import poll
 from social_crm.mentions.models import MentionRecord
 
 SUBREDDITS = [f"brewly{n}" for n in range(20)]
@@ -28,13 +31,14 @@ HASHTAGS = ["brewly", "brewlyone", "brewlycoffee", "brewlygrinder", "brewlysuppo
 
 
 class Clock:
-    """Simulated seconds for the daemon's pacing."""
+    """Simulated wall-clock time for the daemon's pacing: ``now`` seconds after it was made."""
 
     def __init__(self) -> None:
+        self.start = utcnow()
         self.now = 0.0
 
-    def __call__(self) -> float:
-        return self.now
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=self.now)
 
 
 def run(
@@ -71,7 +75,7 @@ def run(
             )
         )
         clock = Clock()
-        daemon = Daemon(load_config(config), notifiers={}, clock=clock)
+        daemon = Daemon(load_config(config), notifiers={}, now=clock)
         daemon.start()
         posts: list[str] = []
         warm_up = hours * 1800  # the first half lets the pacing settle; the second is measured
@@ -92,8 +96,8 @@ def run(
             for _ in range(_arrivals(rng, per_minute / 300)):
                 mastodon.post("brewly", f"a toot about #{rng.choice(HASHTAGS)}")
             if second % poll_seconds == 0 or adaptive:
-                for name in daemon.connectors:
-                    daemon.poll(name)
+                for name in daemon.context.connectors:
+                    poll(daemon.context, name)
         final = _snapshot(daemon, reddit, mastodon)
         daemon.close()
     return {

@@ -188,7 +188,7 @@ def test_a_restart_resumes_from_the_stored_cursors(world: World) -> None:
     assert len(world.smtp.messages) == 1 and len(world.webhook.payloads) == 1  # no alert twice
     later = world.reddit.api_requests()[len(stored) :]
     # Resumed from the cursors: one newest page per source found them, no walking back.
-    assert len(later) == len(second.connectors["reddit"].sources())
+    assert len(later) == len(second.context.connectors["reddit"].sources())
     assert all("after" not in request.query for request in later)
     second.close()
 

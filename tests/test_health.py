@@ -18,10 +18,13 @@ from connectors.registry import known_connectors
 from social_crm.alerts import health
 from social_crm.alerts.escalation import list_alerts
 from social_crm.config import Settings, load_config
-from social_crm.daemon import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, Daemon
+from social_crm.daemon import Daemon
 from social_crm.db.base import utcnow
+from social_crm.jobs import check_health, classify, deliver, escalate, link, poll, refresh
 from social_crm.mentions.models import MentionRecord, SourceCursor
+from social_crm.mentions.sources import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS
 
+from .clock import Clock
 from .conftest import BRAND
 from .scripted_connector import ScriptedConnector, ScriptedSettings
 
@@ -61,13 +64,14 @@ def test_a_failing_source_is_logged_once_backs_off_and_recovers_once(make_settin
     daemon, _ = daemon_with(settings, connector)
     connector.failures = [TransientConnectorError("HTTP 503")]
     connector.post("anna", "hello")
-    with caplog.at_level(logging.DEBUG, logger="social_crm.daemon"):
-        assert daemon.poll("c0") == 0
+    with caplog.at_level(logging.DEBUG, logger="social_crm.jobs"):
+        assert poll(daemon.context, "c0") == 0
         for _ in range(5):
-            daemon.poll("c0")  # backing off: no request is made
+            poll(daemon.context, "c0")  # backing off: no request is made
         assert connector.fetches == 1
-        daemon._retry_at.clear()  # the backoff has passed
-        assert daemon.poll("c0") == 1
+        with daemon.db.transaction() as session:  # the backoff has passed
+            session.scalars(select(SourceCursor)).one().retry_at = None
+        assert poll(daemon.context, "c0") == 1
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     recovered = [r for r in caplog.records if "recovered" in r.getMessage()]
     assert len(errors) == 1 and "HTTP 503" in errors[0].getMessage()
@@ -86,7 +90,7 @@ def test_refused_credentials_disable_one_connector_with_one_alert(make_settings,
     daemon, notifier = daemon_with(settings, broken, working)
     broken.failures = [AuthenticationError("401 invalid_token")] * 3
     working.post("erik", "Nice machine")
-    with caplog.at_level(logging.ERROR, logger="social_crm.daemon"):
+    with caplog.at_level(logging.ERROR, logger="social_crm.jobs"):
         for _ in range(3):
             daemon.run_cycle()
         working.post("erik", "Still nice")
@@ -115,13 +119,15 @@ def test_credentials_refused_to_the_refresh_job_disable_the_connector_once(
         raise AuthenticationError("401 token revoked")
 
     connector.refresh = refused  # type: ignore[method-assign]
-    with caplog.at_level(logging.WARNING, logger="social_crm.daemon"):
-        assert daemon.refresh("c0") == 0
-        assert daemon.refresh("c0") == 0
+    with caplog.at_level(logging.WARNING, logger="social_crm.jobs"):
+        assert refresh(daemon.context, "c0") == 0
+        assert refresh(daemon.context, "c0") == 0
         daemon.run_cycle()
     assert connector.fetches == 1  # polling stopped too
     reason = "connector c0 disabled: 401 token revoked (fix its credentials and restart)"
-    assert [r.getMessage() for r in caplog.records if r.name == "social_crm.daemon"] == [reason]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("social_crm.jobs")] == [
+        reason
+    ]
     assert notifier.sent == [f"[social-crm] health: {reason}"]
     daemon.close()
 
@@ -149,18 +155,18 @@ def test_a_silent_source_raises_one_alert_and_recovery_resolves_it(make_settings
     settings = make_settings(health={"silence_alert_hours": 6})
     connector = scripted(settings)
     daemon, notifier = daemon_with(settings, connector)
-    daemon.poll("c0")  # first poll: silence is measured from here
-    assert daemon.check_health() == 0
+    poll(daemon.context, "c0")  # first poll: silence is measured from here
+    assert check_health(daemon.context) == 0
     with daemon.db.transaction() as session:
         session.scalars(select(SourceCursor)).one().last_item_at = utcnow() - timedelta(hours=7)
-    assert daemon.check_health() == 1
-    assert daemon.check_health() == 0  # once, not every check
-    daemon.deliver()
+    assert check_health(daemon.context) == 1
+    assert check_health(daemon.context) == 0  # once, not every check
+    deliver(daemon.context)
     assert len(notifier.sent) == 1 and "no new mention for 6 hours" in notifier.sent[0]
     with caplog.at_level(logging.INFO, logger="social_crm.alerts.health"):
         for text in ("back again", "and again"):
             connector.post("anna", text)
-            daemon.poll("c0", paced=False)
+            poll(daemon.context, "c0", paced=False)
     recovered = [r for r in caplog.records if "receiving mentions again" in r.getMessage()]
     assert len(recovered) == 1  # logged once, not on every poll that finds something
     with daemon.db.transaction() as session:
@@ -180,9 +186,10 @@ def test_edits_and_deletions_reach_the_stored_mentions(make_settings) -> None:
     daemon.run_cycle()
     connector.edits[edited] = "Actually it is terrible, I hate it"
     connector.deleted.add(gone)
-    assert daemon.refresh("c0") == 2
-    assert daemon.refresh("c0") == 0  # nothing changes twice
-    daemon.process()
+    assert refresh(daemon.context, "c0") == 2
+    assert refresh(daemon.context, "c0") == 0  # nothing changes twice
+    for step in (classify, link, escalate):
+        step(daemon.context)
     with daemon.db.transaction() as session:
         rows = {m.native_id: m for m in session.scalars(select(MentionRecord))}
         assert rows[gone].text == "" and rows[gone].deleted_at is not None
@@ -197,7 +204,7 @@ def test_status_prints_every_source(make_settings, write_config) -> None:
     connector = scripted(settings)
     daemon, _ = daemon_with(settings, connector)
     connector.post("anna", "hello")
-    daemon.poll("c0")
+    poll(daemon.context, "c0")
     daemon.close()
     result = subprocess.run(
         [
@@ -243,17 +250,9 @@ def test_a_third_party_connector_installs_through_the_entry_point_group(
     )
     daemon = Daemon(settings)
     daemon.start()
-    assert isinstance(daemon.connectors["mine"], ScriptedConnector)
-    assert daemon.connectors["mine"].network == "plugin"
+    assert isinstance(daemon.context.connectors["mine"], ScriptedConnector)
+    assert daemon.context.connectors["mine"].network == "plugin"
     daemon.close()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class PagedConnector(ScriptedConnector):
@@ -271,10 +270,10 @@ def test_quiet_sources_are_polled_less_often_and_busy_ones_at_the_configured_pac
         ScriptedSettings(), watches=[brand.watch() for brand in settings.brands]
     )
     clock = Clock()
-    daemon = Daemon(settings, connectors={"c0": connector}, notifiers={}, clock=clock)
+    daemon = Daemon(settings, connectors={"c0": connector}, notifiers={}, now=clock)
     daemon.start()
     for _ in range(600):  # ten virtual minutes, the poll job every second... of a 60 s floor
-        daemon.poll("c0")
+        poll(daemon.context, "c0")
         clock.now += 1
     quiet = connector.fetches
     assert 2 <= quiet <= 5  # intervals grew from 60 s towards the 600 s ceiling
@@ -283,7 +282,7 @@ def test_quiet_sources_are_polled_less_often_and_busy_ones_at_the_configured_pac
             connector.fetches = 0  # the pace has settled: count the last ten minutes
         if clock.now % 3 == 0:
             connector.post("anna", "busy")
-        daemon.poll("c0")
+        poll(daemon.context, "c0")
         clock.now += 1
     assert 9 <= connector.fetches <= 11  # back to the 60 s floor, never faster
     daemon.close()
@@ -295,14 +294,14 @@ def test_failures_back_off_exponentially_with_jitter_to_a_cap_and_429s_wait_thei
     settings = make_settings()
     connector = scripted(settings)
     clock = Clock()
-    daemon = Daemon(settings, connectors={"c0": connector}, notifiers={}, clock=clock)
+    daemon = Daemon(settings, connectors={"c0": connector}, notifiers={}, now=clock)
     daemon.start()
     connector.failures = [TransientConnectorError("HTTP 503")] * 11
     connector.failures.append(RateLimitedError("HTTP 429", retry_after=120.0))
     attempts: list[float] = []
     while len(attempts) < 13:  # the poll job, every simulated second
         before = connector.fetches
-        daemon.poll("c0")
+        poll(daemon.context, "c0")
         if connector.fetches > before:
             attempts.append(clock.now)
         clock.now += 1
@@ -314,3 +313,52 @@ def test_failures_back_off_exponentially_with_jitter_to_a_cap_and_429s_wait_thei
     assert gaps[11] == 120  # the 429's own time, not the backoff
     assert not connector.failures  # the thirteenth poll succeeded
     daemon.close()
+
+
+def test_a_second_process_picks_a_source_up_where_the_first_left_it(make_settings) -> None:
+    settings = make_settings()
+    first_connector, second_connector = scripted(settings), scripted(settings)
+    first, _ = daemon_with(settings, first_connector)
+    second, _ = daemon_with(settings, second_connector)
+    first_connector.failures = [TransientConnectorError("HTTP 503")]
+    poll(first.context, "c0")
+    assert poll(second.context, "c0") == 0  # backing off, as the first process left it
+    assert second_connector.fetches == 0
+    with second.db.transaction() as session:
+        row = session.scalars(select(SourceCursor)).one()
+        assert row.consecutive_failures == 1 and row.retry_at is not None
+        row.retry_at = None  # the backoff has passed
+    second_connector.post("anna", "hello")
+    assert poll(second.context, "c0") == 1
+    first_connector.post("anna", "hello again")
+    assert poll(first.context, "c0") == 0  # paced by the second process's poll
+    assert first_connector.fetches == 1
+    with first.db.transaction() as session:
+        row = session.scalars(select(SourceCursor)).one()
+        assert row.retry_at is None and row.poll_interval_seconds == 60.0
+        assert row.next_poll_at is not None and row.next_poll_at > utcnow()
+    first.close()
+    second.close()
+
+
+def test_a_restart_enables_a_connector_disabled_for_refused_credentials(
+    make_settings, caplog
+) -> None:
+    settings = make_settings()
+    connector = scripted(settings)
+    daemon, notifier = daemon_with(settings, connector)
+    connector.failures = [AuthenticationError("401 invalid_token")]
+    poll(daemon.context, "c0")
+    with daemon.db.transaction() as session:
+        (row,) = session.scalars(select(SourceCursor))
+        assert row.disabled_at is not None and "fix its credentials" in row.disabled_reason
+    daemon.close()
+    connector.post("anna", "hello")
+    with caplog.at_level(logging.INFO, logger="social_crm.daemon"):
+        restarted, _ = daemon_with(settings, connector)  # credentials fixed, daemon restarted
+    assert "connector c0 enabled again at start-up" in caplog.messages
+    assert poll(restarted.context, "c0", paced=False) == 1
+    with restarted.db.transaction() as session:
+        (row,) = session.scalars(select(SourceCursor))
+        assert row.disabled_at is None and row.disabled_reason is None
+    restarted.close()

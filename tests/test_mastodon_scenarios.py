@@ -30,6 +30,7 @@ from connectors.mastodon import MastodonConnector, MastodonSettings
 from social_crm.config import Brand
 from social_crm.daemon import Daemon
 from social_crm.demo.servers.mastodon import FakeMastodon
+from social_crm.jobs import poll
 from social_crm.mentions.models import MentionRecord
 
 ACME = Brand(
@@ -494,11 +495,11 @@ def test_a_status_seen_through_two_instances_is_stored_once(
     connector = connect(extra_instances=[{"api_base_url": other.url}])
     daemon = Daemon(make_settings(), connectors={"mastodon": connector}, notifiers={})
     daemon.start()
-    daemon.poll("mastodon")  # the first polls: empty timelines
+    poll(daemon.context, "mastodon")  # the first polls: empty timelines
     status = fake.post("anna@remote.example", "seen twice #acme")
     fake.federate(status, other)
-    assert daemon.poll("mastodon", paced=False) == 1
-    assert daemon.poll("mastodon", paced=False) == 0
+    assert poll(daemon.context, "mastodon", paced=False) == 1
+    assert poll(daemon.context, "mastodon", paced=False) == 0
     with daemon.db.transaction() as session:
         stored = session.execute(select(MentionRecord.native_id, MentionRecord.source)).all()
     daemon.close()

@@ -193,5 +193,5 @@ def test_the_daemon_loads_the_model_once_and_logs_its_time_and_memory(
         r"process memory \d+ MB \(\+-?\d+ MB for the model\)",
         loaded[0],
     )
-    assert isinstance(daemon.classifier, RoutedClassifier)
-    assert daemon.classifier.uncertain_below == 0.7
+    assert isinstance(daemon.context.classifier, RoutedClassifier)
+    assert daemon.context.classifier.uncertain_below == 0.7

@@ -14,15 +14,10 @@ from social_crm.config import load_config
 from social_crm.daemon import Daemon
 from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.demo.servers.reddit import FakeReddit
+from social_crm.jobs import poll
 from social_crm.mentions.models import MentionRecord
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from .clock import Clock
 
 
 def soak(
@@ -82,7 +77,7 @@ def soak(
         published: dict[str, set[str]] = {"reddit": set(), "mastodon": set()}
         posts: list[str] = []
         clock = Clock()
-        daemon = Daemon(load_config(config), notifiers={}, clock=clock)
+        daemon = Daemon(load_config(config), notifiers={}, now=clock)
         daemon.start()
         for _ in range(cycles):
             for _ in range(rng.choice([0, 0, 1, 2, 3, 30])):  # now and then a burst: several pages
@@ -105,15 +100,15 @@ def soak(
                         mention="brewly" if roll > 0.9 else None,
                     )
                     published["mastodon"].add(mastodon.status_json(status)["uri"])
-            for name in daemon.connectors:
-                daemon.poll(name, paced=False)
+            for name in daemon.context.connectors:
+                poll(daemon.context, name, paced=False)
             clock.now += 30  # backoffs (5 s doubling, capped) run out in simulated time
         reddit.inject_faults(0)
         mastodon.inject_faults(0)
         for _ in range(40):  # drain: whatever a fault held back is fetched now
             clock.now += 1000
-            for name in daemon.connectors:
-                daemon.poll(name, paced=False)
+            for name in daemon.context.connectors:
+                poll(daemon.context, name, paced=False)
         with daemon.db.transaction() as session:
             stored = session.execute(select(MentionRecord.network, MentionRecord.native_id)).all()
         daemon.close()

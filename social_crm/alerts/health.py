@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from social_crm.alerts.escalation import RESOLVED, open_alert, unresolved
 from social_crm.alerts.models import Alert
 from social_crm.db.base import utcnow
-from social_crm.mentions.ingest import load_cursor
 from social_crm.mentions.models import MentionRecord, SourceCursor
 
 LOGGER = logging.getLogger(__name__)
@@ -22,15 +21,6 @@ LOGGER = logging.getLogger(__name__)
 def source_key(connector: str, source: str | None = None) -> str:
     """The alert thread key of a connector, or of one of its sources."""
     return f"health:{connector}" + (f":{source}" if source else "")
-
-
-def record_failure(session: Session, connector: str, source: str, error: Exception) -> int:
-    """Note a failed poll; returns how many polls in a row have failed."""
-    row = load_cursor(session, connector, source)
-    row.consecutive_failures += 1
-    row.last_error = str(error)
-    row.last_error_at = utcnow()
-    return row.consecutive_failures
 
 
 def raise_health_alert(

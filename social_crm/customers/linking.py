@@ -37,7 +37,6 @@ from social_crm.customers.handles import (
     name_key,
     name_similarity,
     normalise,
-    site_key,
     site_keys_in,
     username,
 )
@@ -110,7 +109,6 @@ def link_authors(
     """Link the unlinked authors not checked since the customers changed; returns how many."""
     config = config or LinkingConfig()
     now = now or utcnow()
-    _backfill_customer_keys(session, now)
     changed_at = watermarks.get(session, CUSTOMERS_CHANGED)
     stale = AuthorRecord.link_checked_at.is_(None)
     if changed_at is not None:
@@ -141,17 +139,6 @@ def link_authors(
             suggested,
         )
     return linked
-
-
-def _backfill_customer_keys(session: Session, now: datetime) -> None:
-    """Customers stored before linking kept derived keys get them (once)."""
-    missing = session.scalars(select(Customer).where(Customer.name_key.is_(None))).all()
-    for customer in missing:
-        customer.name_key = name_key(customer.name) or ""
-        customer.email_key = customer.email.lower() if customer.email else None
-        customer.domain = site_key(customer.website) if customer.website else None
-    if missing:
-        customers_changed(session, now=now)
 
 
 def _decisions(

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
+from social_crm import jobs
 from social_crm.alerts.escalation import list_alerts
 from social_crm.ambassadors.report import ambassador_table, short_text
 from social_crm.config import Settings, bundled_config, load_config
@@ -89,7 +90,9 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
         with status:
             publisher.start()
             daemon.run(tick=tick)
-        daemon.score()  # the ranking as of the last mention, not of the last scheduled run
+        jobs.score(
+            daemon.context
+        )  # the ranking as of the last mention, not of the last scheduled run
         _report(console, settings, smtp, webhook, time.monotonic() - started, first_alert)
 
 

@@ -1,1 +1,83 @@
-"""The periodic jobs, one module each; any process can run any of them."""
+"""The periodic jobs, one module each, runnable in any process, and when each one runs.
+
+A job is a function of a `JobContext` (per-connector jobs also take the connector's name)
+that returns how many things it did. `JOBS` lists them in the order one pass runs them;
+a job with several steps runs them in order, each in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from social_crm.config import Settings
+from social_crm.jobs.classify import classify
+from social_crm.jobs.context import JobContext
+from social_crm.jobs.deliver import deliver
+from social_crm.jobs.digests import DIGEST_CHECK_SECONDS, build_digests
+from social_crm.jobs.escalate import escalate
+from social_crm.jobs.health import check_health
+from social_crm.jobs.link import link
+from social_crm.jobs.poll import poll
+from social_crm.jobs.refresh import refresh
+from social_crm.jobs.score import score
+from social_crm.jobs.sla import check_sla
+from social_crm.jobs.spikes import check_spikes
+from social_crm.mentions.sources import pacing_bounds
+
+__all__ = [
+    "CONNECTOR_JOBS",
+    "JOBS",
+    "ConnectorJob",
+    "Job",
+    "JobContext",
+    "build_digests",
+    "check_health",
+    "check_sla",
+    "check_spikes",
+    "classify",
+    "deliver",
+    "escalate",
+    "link",
+    "poll",
+    "refresh",
+    "score",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A periodic job: its steps run in order every ``interval(settings)`` seconds."""
+
+    name: str
+    steps: tuple[Callable[[JobContext], int], ...]
+    interval: Callable[[Settings], float]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorJob:
+    """A periodic job run for each connector on its own timer."""
+
+    name: str
+    run: Callable[[JobContext, str], int]
+    interval: Callable[[Settings, str], float]
+    at_start: bool  # first run as the daemon starts, rather than one interval later
+
+
+CONNECTOR_JOBS: tuple[ConnectorJob, ...] = (
+    ConnectorJob("poll", poll, lambda s, name: pacing_bounds(s, name)[0], at_start=True),
+    ConnectorJob(
+        "refresh", refresh, lambda s, _name: s.scheduler.refresh_interval_seconds, at_start=False
+    ),
+)
+
+# In pipeline order: each stage reads what the one before it stored.
+JOBS: tuple[Job, ...] = (
+    Job("health", (check_health,), lambda s: s.scheduler.health_interval_seconds),
+    Job("process", (classify, link, escalate), lambda s: s.scheduler.process_interval_seconds),
+    Job("sla", (check_sla,), lambda s: s.escalation.sla_check_interval_seconds),
+    Job("spikes", (check_spikes,), lambda s: s.spikes.check_interval_seconds),
+    Job("digest", (build_digests,), lambda _s: DIGEST_CHECK_SECONDS),
+    Job("score", (score,), lambda s: s.scheduler.score_interval_seconds),
+    Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds),
+)

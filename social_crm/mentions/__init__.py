@@ -1,1 +1,1 @@
-"""Mentions: storing what connectors fetch, labelling its sentiment, applying edits and deletions."""
+"""Mentions: storing what connectors fetch, labelling sentiment, applying edits and deletions."""

@@ -135,3 +135,10 @@ class SourceCursor(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_item_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last new mention
     silence_alerted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Pacing and backoff, kept here so any process can pick the source up (mentions.sources).
+    poll_interval_seconds: Mapped[float | None] = mapped_column(Float)  # its adaptive interval
+    next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # paced: not before
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # failing: backing off until
+    # Set on every source of a connector whose credentials were refused; cleared at start-up.
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)

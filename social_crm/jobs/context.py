@@ -1,0 +1,30 @@
+"""What every job works with: settings, database, model, connectors, channels and a clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.base import Connector
+from sentiment import Classifier
+from social_crm.alerts.escalation import Routing
+from social_crm.config import Settings
+from social_crm.db import Database
+from social_crm.db.base import utcnow
+from social_crm.delivery.channels import Notifier
+
+
+@dataclass(slots=True)
+class JobContext:
+    """One process's parts, built once at start-up and handed to each job run."""
+
+    settings: Settings
+    db: Database
+    routing: Routing
+    classifier: Classifier | None = None
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    now: Callable[[], datetime] = utcnow  # wall-clock UTC; tests inject a virtual one
+    stop: threading.Event = field(default_factory=threading.Event)  # set: finish and return

@@ -1,0 +1,98 @@
+"""The poll job: fetch each due source of a connector and store what is new."""
+
+from __future__ import annotations
+
+import logging
+
+from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
+from social_crm.alerts import health
+from social_crm.jobs.context import JobContext
+from social_crm.mentions import sources
+from social_crm.mentions.ingest import load_cursor, store_batch
+
+LOGGER = logging.getLogger(__name__)
+
+
+def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
+    """Fetch every due source of one connector; returns how many new mentions were stored.
+
+    A failing source waits out its backoff; ``paced=False`` skips only the pacing wait.
+    """
+    connector = ctx.connectors[name]
+    watched = connector.sources()
+    with ctx.db.transaction() as session:
+        if sources.is_disabled(session, name):
+            return 0
+        keys = [source.key for source in watched]
+        due = sources.due_cursors(session, name, keys, ctx.now(), paced=paced)
+    floor, ceiling = sources.pacing_bounds(ctx.settings, name)
+    stored = 0
+    for source in watched:
+        if ctx.stop.is_set():
+            break
+        if source.key not in due:
+            continue
+        cursor = due[source.key]
+        try:
+            batch = connector.fetch(source, cursor)
+        except AuthenticationError as exc:
+            disable(ctx, name, source.key, exc)
+            return stored
+        except ConnectorError as exc:
+            _record_failure(ctx, name, source.key, exc)
+            continue
+        with ctx.db.transaction() as session:
+            row = load_cursor(session, name, source.key)
+            recovered = row.consecutive_failures > 0
+            added = store_batch(session, name, source.key, batch)
+            if added:
+                health.note_recovery(session, row)
+            sources.record_success(
+                row,
+                fetched=len(batch.mentions),
+                page_size=source.page_size,
+                floor=floor,
+                ceiling=ceiling,
+                now=ctx.now(),
+            )
+        if recovered:
+            LOGGER.info("source %s/%s recovered", name, source.key)
+        if added:
+            LOGGER.info("%s/%s: %d new mention(s)", name, source.key, added)
+        stored += added
+    return stored
+
+
+def disable(ctx: JobContext, name: str, source_key: str | None, exc: AuthenticationError) -> None:
+    """Stop polling a connector whose credentials were refused: one log line, one alert.
+
+    ``source_key``: the source whose poll was refused (None: the refresh job was).
+    """
+    reason = f"connector {name} disabled: {exc} (fix its credentials and restart)"
+    keys = [source.key for source in ctx.connectors[name].sources()]
+    with ctx.db.transaction() as session:
+        if not sources.disable(session, name, keys, reason, now=ctx.now()):
+            return
+        if source_key is not None:
+            # Counted, not backed off: a restart with fixed credentials polls it at once.
+            sources.note_error(load_cursor(session, name, source_key), exc, now=ctx.now())
+        LOGGER.error("%s", reason)
+        health.raise_health_alert(session, name, None, reason, ctx.routing.levels[0])
+
+
+def _record_failure(ctx: JobContext, name: str, key: str, exc: ConnectorError) -> None:
+    """Back a failing source off; logged when it starts failing, not on every poll."""
+    retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+    with ctx.db.transaction() as session:
+        failures, delay = sources.record_failure(
+            session, name, key, exc, now=ctx.now(), retry_after=retry_after
+        )
+    log = LOGGER.error if failures == 1 else LOGGER.debug
+    log(
+        "source %s/%s failed (%d in a row), retrying in %.0f s: %s",
+        name,
+        key,
+        failures,
+        delay,
+        exc,
+    )

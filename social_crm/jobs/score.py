@@ -1,0 +1,16 @@
+"""The score job: recompute the ambassador ranking."""
+
+from __future__ import annotations
+
+import logging
+
+from social_crm.ambassadors import scoring
+from social_crm.jobs.context import JobContext
+
+LOGGER = logging.getLogger(__name__)
+
+
+def score(ctx: JobContext) -> int:
+    """Recompute the ambassador ranking; returns how many authors it ranks."""
+    with ctx.db.transaction() as session:
+        return scoring.recompute(session, config=ctx.settings.ambassadors, now=ctx.now())
