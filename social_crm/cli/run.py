@@ -1,0 +1,29 @@
+"""``social-crm run`` and ``social-crm demo``: the daemon, for real or against fake networks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from social_crm.cli import render
+from social_crm.cli.common import ConfigOption, settings
+
+LOGGER = logging.getLogger(__name__)
+
+
+def run(config: ConfigOption = None) -> None:
+    """Run the daemon until SIGINT or SIGTERM."""
+    from social_crm.daemon import Daemon
+
+    Daemon(settings(config)).run()
+
+
+def demo(
+    seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Run against local fake Reddit and Mastodon servers with a scripted stream of posts."""
+    from social_crm.demo import run_demo
+
+    run_demo(console=render.console, seconds=seconds)
