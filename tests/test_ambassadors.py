@@ -374,6 +374,23 @@ def test_the_cli_lists_reviews_and_exports_the_breakdown_as_safe_csv(
         "reach",
         "last_positive",
     ]
+    assert list(rows[0])[9:] == [  # then the score's breakdown, in this order
+        "tier",
+        "review",
+        "growth",
+        "neutral",
+        "share_positive",
+        "recent_positive",
+        "recent_negative",
+        "engagement",
+        "from_recency",
+        "from_count",
+        "from_share",
+        "from_engagement",
+        "penalty",
+        "reach_factor",
+        "customer_factor",
+    ]
     assert rows[0]["customer"] == "'=cmd|' /C calc'!A0"  # no spreadsheet runs it
     assert float(rows[0]["score"]) > 0 and float(rows[0]["customer_factor"]) == pytest.approx(1.56)
     approve = runner.invoke(
