@@ -208,3 +208,32 @@ def test_alerts_can_be_shown_and_assigned_from_the_command_line(
         app, ["alerts", "show", str(reopened), "-c", config], env={"COLUMNS": "200"}
     )
     assert re.search(rf"reopens: +alert {alert_id}, resolved [-0-9: ]+ maria", shown.output)
+
+
+def test_alert_read_models_hold_plain_values_usable_after_the_session(db: Database) -> None:
+    from social_crm.alerts import queries
+
+    (first,) = ingest_and_escalate(db, mention("t3_a", text=ANGRY))
+    with db.transaction() as session:
+        resolve(session, first, by="maria")
+    (second,) = ingest_and_escalate(
+        db,
+        mention("t1_b", parent="t3_a", thread="t3_a", text=ANGRY),
+        mention("t1_c", parent="t3_a", thread="t3_a", author="lisa", text=ANGRY),
+    )
+    with db.transaction() as session:
+        listed = queries.list_alerts(session, status="open")
+        detail = queries.get_alert(session, second)
+        with pytest.raises(NotFoundError, match="no alert with id 999"):
+            queries.get_alert(session, 999)
+    # The session is gone: everything below reads plain values, nothing loads lazily.
+    assert [alert.id for alert in listed] == [second]
+    summary = detail.summary
+    assert (summary.status, summary.mention_count) == ("open", 2)
+    assert summary.first_mention is not None and summary.first_mention.handle == "erik"
+    assert detail.last_mention is not None and detail.last_mention.handle == "lisa"
+    assert summary.first_mention.customer is None
+    assert {(d.channel, d.level) for d in summary.deliveries} == {("team", 0), ("chat", 0)}
+    assert detail.reopens is not None
+    assert (detail.reopens.alert_id, detail.reopens.resolved_by) == (first, "maria")
+    assert detail.reopens.resolved_at is not None and detail.top_posts == ()

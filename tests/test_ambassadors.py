@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from connectors.base import Author, Batch, Mention
 from social_crm.ambassadors import scoring
 from social_crm.ambassadors.models import AmbassadorScore
+from social_crm.ambassadors.report import ambassador_rows
 from social_crm.ambassadors.scoring import CustomerFacts, Opinion, ReviewError, decay, score_author
 from social_crm.cli import app
 from social_crm.config import AmbassadorsConfig, AmbassadorWeights
@@ -229,9 +230,7 @@ def test_ranking_puts_the_consistent_fan_first(db: Database) -> None:
     with db.transaction() as session:
         assert scoring.recompute(session, half_life_days=30, now=NOW) == 3  # critic: 0
     with db.transaction() as session:
-        ranked = [
-            (s.author.handle, s.components["positive_mentions"]) for s in scoring.ranking(session)
-        ]
+        ranked = [(row.author, row.positive) for row in ambassador_rows(session)]
     assert ranked[0] == ("fan", 3)
     assert [handle for handle, _ in ranked] == ["fan", "once", "mixed"]
 
@@ -356,7 +355,7 @@ def test_the_cli_lists_reviews_and_exports_the_breakdown_as_safe_csv(
             select(AuthorRecord).where(AuthorRecord.handle == "fan")
         ).one().customer_id = customer.id
     config = str(write_config(database={"url": db_url}))
-    monkeypatch.setattr("social_crm.cli.console", Console(width=300))
+    monkeypatch.setattr("social_crm.cli.render.console", Console(width=300))
     runner = CliRunner()
     scored = runner.invoke(app, ["ambassadors", "score", "--full", "-c", config])
     assert scored.exit_code == 0, scored.output
@@ -374,6 +373,23 @@ def test_the_cli_lists_reviews_and_exports_the_breakdown_as_safe_csv(
         "negative",
         "reach",
         "last_positive",
+    ]
+    assert list(rows[0])[9:] == [  # then the score's breakdown, in this order
+        "tier",
+        "review",
+        "growth",
+        "neutral",
+        "share_positive",
+        "recent_positive",
+        "recent_negative",
+        "engagement",
+        "from_recency",
+        "from_count",
+        "from_share",
+        "from_engagement",
+        "penalty",
+        "reach_factor",
+        "customer_factor",
     ]
     assert rows[0]["customer"] == "'=cmd|' /C calc'!A0"  # no spreadsheet runs it
     assert float(rows[0]["score"]) > 0 and float(rows[0]["customer_factor"]) == pytest.approx(1.56)

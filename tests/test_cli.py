@@ -144,3 +144,19 @@ def test_ambassadors_export_as_csv(config: Path, db_url: str) -> None:
     assert float(rows[0]["score"]) > 0
     wrong = social_crm("ambassadors", "list", "--format", "xml", "--config", str(config))
     assert wrong.returncode == 2 and "expected table or csv" in wrong.stderr
+
+
+def test_demo_without_its_extra_names_the_extra_to_install() -> None:
+    # As if werkzeug (the demo servers' library) were not installed.
+    script = (
+        "import sys; sys.modules['werkzeug'] = None; "
+        "sys.argv = ['social-crm', 'demo', '--seconds', '1']; "
+        "from social_crm.cli import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert "pip install 'social-crm[demo]'" in result.stderr
+    assert "werkzeug is not installed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -374,7 +374,7 @@ def test_the_customers_commands_import_export_and_show(
 
     from social_crm.cli import app
 
-    monkeypatch.setattr("social_crm.cli.console", Console(width=300))
+    monkeypatch.setattr("social_crm.cli.render.console", Console(width=300))
     config = str(write_config(database={"url": db_url}))
     path = write_bytes(
         tmp_path, "crm.json", json.dumps([{"id": "C-1", "name": FORMULA, "tier": "gold"}]).encode()

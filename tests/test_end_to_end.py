@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 
-from social_crm.ambassadors import scoring
+from social_crm.ambassadors.report import ambassador_rows
 from social_crm.config import Settings, load_config
 from social_crm.customers.importer import import_customers
 from social_crm.daemon import Daemon
@@ -148,9 +148,7 @@ def test_posts_become_classified_linked_mentions_one_alert_and_a_ranking(world: 
             for a in session.scalars(select(AuthorRecord))
             if a.customer
         }
-        ranking = [
-            (s.author.handle, s.components["positive_mentions"]) for s in scoring.ranking(session)
-        ]
+        ranking = [(row.author, row.positive) for row in ambassador_rows(session)]
     assert linked == {"grumpy_gus": "C-3", "espresso_erik": "C-2", "anna@mastodon.nl": "C-1"}
 
     assert len(world.smtp.messages) == 1, [m["Subject"] for m in world.smtp.messages]

@@ -224,7 +224,7 @@ def test_rivals_wait_for_a_person_who_confirms_one_and_settles_the_others(
     assert {(c, s) for _h, c, s, _c in suggestions(crm)} == {("C-1", "pending"), ("C-5", "pending")}
     with crm.transaction() as session:
         pending = linking.pending_suggestions(session)
-        chosen = next(s for s in pending if s.customer.external_id == "C-5")
+        chosen = next(s for s in pending if s.customer_external_id == "C-5")
         linking.confirm(session, chosen.id, by="maria")
     assert link_of(crm, "mastodon", "family@social.example") == (
         "C-5",
@@ -315,7 +315,7 @@ def test_only_new_or_changed_authors_are_looked_at(
 
 
 def test_the_links_commands(crm: Database, db_url: str, write_config, monkeypatch) -> None:
-    monkeypatch.setattr("social_crm.cli.console", Console(width=300))
+    monkeypatch.setattr("social_crm.cli.render.console", Console(width=300))
     add_author(crm, "mastodon", "gus@roasters.social", profile=UNVERIFIED)
     add_author(crm, "reddit", "espresso_erik")
     run(crm)
@@ -338,6 +338,6 @@ def test_the_links_commands(crm: Database, db_url: str, write_config, monkeypatc
     assert isinstance(missing.exception, NotFoundError)
 
 
-def _pending(db: Database) -> list[LinkSuggestion]:
+def _pending(db: Database) -> list[linking.SuggestionView]:
     with db.transaction() as session:
         return linking.pending_suggestions(session)

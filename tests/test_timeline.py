@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from connectors.base import Author, Batch, Mention
 from social_crm.cli import app
-from social_crm.customers import timeline
 from social_crm.customers.importer import import_customers
-from social_crm.customers.timeline import TimelineEntry, customer_timeline
+from social_crm.customers.timeline import customer_timeline
 from social_crm.db import Database
 from social_crm.errors import NotFoundError
 from social_crm.mentions.ingest import store_batch
@@ -106,23 +105,10 @@ def test_the_timeline_shows_every_network_and_alert_newest_first(db: Database, s
             customer_timeline(session, "C-9")
 
 
-def test_replies_plug_in_as_one_more_source(
-    db: Database, story: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def replies(session, customer, authors):  # type: ignore[no-untyped-def]
-        yield TimelineEntry("reply", NOW, "reddit", "sent", "Sorry to hear that, DM us?")
-
-    monkeypatch.setattr(timeline, "TIMELINE_SOURCES", dict(timeline.TIMELINE_SOURCES))
-    timeline.register_source("reply", replies)
-    with db.transaction() as session:
-        kinds = [e.kind for e in customer_timeline(session, "C-1", now=NOW).entries]
-    assert "reply" in kinds
-
-
 def test_customers_show_prints_the_timeline(
     db: Database, story: int, db_url: str, write_config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("social_crm.cli.console", Console(width=300))
+    monkeypatch.setattr("social_crm.cli.render.console", Console(width=300))
     config = str(write_config(database={"url": db_url}))
     shown = CliRunner().invoke(app, ["customers", "show", "C-1", "-c", config])
     assert shown.exit_code == 0, shown.output

@@ -1,91 +1,67 @@
-"""Tables that the command line and the demo print."""
+"""The ambassador ranking as rows: the read model the command line, the demo and exports use."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from dataclasses import dataclass, fields
 
 from sqlalchemy.orm import Session
 
 from social_crm.ambassadors import scoring
-from social_crm.db.base import utcnow
 
-AMBASSADOR_COLUMNS = (
-    "rank",
-    "network",
-    "author",
-    "customer",
-    "score",
-    "positive",
-    "negative",
-    "reach",
-    "last_positive",
-)
+LOGGER = logging.getLogger(__name__)
 
 
-def ambassador_table(session: Session, *, limit: int | None) -> list[tuple[object, ...]]:
-    """Rows of the ranking, in AMBASSADOR_COLUMNS order."""
-    rows = []
-    for rank, entry in enumerate(scoring.ranking(session, limit=limit), start=1):
-        parts = entry.components
-        customer = entry.author.customer
-        rows.append(
-            (
-                rank,
-                entry.author.network,
-                entry.author.handle,
-                customer.name if customer else "",
-                f"{entry.score:.2f}",
-                parts["positive_mentions"],
-                parts["negative_mentions"],
-                parts["reach"],
-                (parts.get("last_positive_at") or "")[:16],
-            )
-        )
-    return rows
+@dataclass(frozen=True, slots=True)
+class AmbassadorRow:
+    """One ranked author with the figures behind the score; fields in export column order."""
+
+    rank: int
+    network: str
+    author: str
+    customer: str  # the linked customer's name, empty when not linked
+    score: float
+    positive: int
+    negative: int
+    reach: int
+    last_positive: str  # ISO time to the minute, empty when never
+    tier: str
+    review: str  # approved, rejected, or empty when no one has decided
+    growth: float
+    neutral: int
+    # The score's breakdown (None for scores stored before a figure existed).
+    share_positive: float | None
+    recent_positive: float | None
+    recent_negative: float | None
+    engagement: float | None
+    from_recency: float | None
+    from_count: float | None
+    from_share: float | None
+    from_engagement: float | None
+    penalty: float | None
+    reach_factor: float | None
+    customer_factor: float | None
+
+    def export_values(self) -> tuple[object, ...]:
+        """The row in AMBASSADOR_COLUMNS order, score and growth to two decimals."""
+        values = {name: getattr(self, name) for name in AMBASSADOR_COLUMNS}
+        values.update(score=f"{self.score:.2f}", growth=f"{self.growth:.2f}")
+        return tuple(values.values())
 
 
-# The export: the ranking's columns first (in their order), then the score's breakdown.
-AMBASSADOR_EXPORT_COLUMNS = (
-    *AMBASSADOR_COLUMNS,
-    "tier",
-    "review",
-    "growth",
-    "neutral",
-    "share_positive",
-    "recent_positive",
-    "recent_negative",
-    "engagement",
-    "from_recency",
-    "from_count",
-    "from_share",
-    "from_engagement",
-    "penalty",
-    "reach_factor",
-    "customer_factor",
-)
-BREAKDOWN = (
-    "share_positive",
-    "recent_positive",
-    "recent_negative",
-    "engagement",
-    "from_recency",
-    "from_count",
-    "from_share",
-    "from_engagement",
-    "penalty",
-    "reach_factor",
-    "customer_factor",
-)
+AMBASSADOR_COLUMNS = tuple(field.name for field in fields(AmbassadorRow))
+# The breakdown columns are named as the score's stored components.
+_BREAKDOWN = AMBASSADOR_COLUMNS[AMBASSADOR_COLUMNS.index("share_positive") :]
 
 
-def ambassador_export(
+def ambassador_rows(
     session: Session,
     *,
-    limit: int | None,
+    limit: int | None = None,
     pending_above: float | None = None,
     rising: bool = False,
-) -> list[tuple[object, ...]]:
-    """Rows of the ranking with the score's breakdown, in AMBASSADOR_EXPORT_COLUMNS order."""
+) -> list[AmbassadorRow]:
+    """The ranking with each score's breakdown, best first (``scoring.entries`` filters)."""
     rows = []
     listed = scoring.entries(session, limit=limit, pending_above=pending_above, rising=rising)
     for rank, entry in enumerate(listed, start=1):
@@ -93,38 +69,21 @@ def ambassador_export(
         author = entry.score.author
         customer = author.customer
         rows.append(
-            (
-                rank,
-                author.network,
-                author.handle,
-                customer.name if customer else "",
-                f"{entry.score.score:.2f}",
-                parts.get("positive_mentions", 0),
-                parts.get("negative_mentions", 0),
-                parts.get("reach", 0),
-                (parts.get("last_positive_at") or "")[:16],
-                (customer.tier or "") if customer else "",
-                entry.review_status,
-                f"{entry.growth:.2f}",
-                parts.get("neutral_mentions", 0),
-                *(parts.get(name, "") for name in BREAKDOWN),
+            AmbassadorRow(
+                rank=rank,
+                network=author.network,
+                author=author.handle,
+                customer=customer.name if customer else "",
+                score=entry.score.score,
+                positive=parts.get("positive_mentions", 0),
+                negative=parts.get("negative_mentions", 0),
+                reach=parts.get("reach", 0),
+                last_positive=(parts.get("last_positive_at") or "")[:16],
+                tier=(customer.tier or "") if customer else "",
+                review=entry.review_status,
+                growth=entry.growth,
+                neutral=parts.get("neutral_mentions", 0),
+                **{name: parts.get(name) for name in _BREAKDOWN},
             )
         )
     return rows
-
-
-def short_text(text: str, width: int) -> str:
-    """The text on one line, cut to ``width`` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def ago(when: datetime | None, *, now: datetime | None = None) -> str:
-    """How long ago, in the largest whole unit: "never", "42 s ago", "3 min ago", "2 h ago"."""
-    if when is None:
-        return "never"
-    seconds = int(((now or utcnow()) - when).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{max(seconds, 0)} s ago"

@@ -430,6 +430,17 @@ class Entry:
         return self.review.status if self.review else ""
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewDecision:
+    """A person's decision on one author, as recorded."""
+
+    network: str
+    handle: str
+    status: str
+    by: str
+    note: str | None
+
+
 def _listed() -> Any:
     """The ranking query: scores above zero of authors who have not opted out."""
     return (
@@ -472,11 +483,6 @@ def entries(
     return [Entry(score, review) for score, review in session.execute(query).all()]
 
 
-def ranking(session: Session, *, limit: int | None = None) -> list[AmbassadorScore]:
-    """Stored scores above zero, best first, opted-out people left out; author, customer loaded."""
-    return [entry.score for entry in entries(session, limit=limit)]
-
-
 def find_authors(session: Session, handle: str, network: str | None = None) -> AuthorRecord:
     """The one author with ``handle`` (on ``network``, or on whichever network has it)."""
     networks = [network] if network else ["reddit", "mastodon"]
@@ -510,7 +516,7 @@ def review(
     by: str,
     network: str | None = None,
     note: str | None = None,
-) -> AmbassadorReview:
+) -> ReviewDecision:
     """Record a person's decision on an author: approved, rejected, or opted out."""
     if status not in (APPROVED, REJECTED, OPTED_OUT):
         raise ValueError(f"unknown review status {status!r}")
@@ -538,9 +544,7 @@ def review(
         _put_review(session, author.id, status, by, note, now)
     session.flush()
     LOGGER.info("ambassador %s:%s %s by %s", author.network, author.handle, status, by)
-    result = session.get(AmbassadorReview, author.id)
-    assert result is not None
-    return result
+    return ReviewDecision(author.network, author.handle, status, by, note)
 
 
 def _put_review(

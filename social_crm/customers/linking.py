@@ -80,6 +80,37 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class SuggestionView:
+    """A link suggestion as people review it: the author, the customer and the evidence."""
+
+    id: int
+    network: str
+    handle: str
+    customer_name: str
+    customer_external_id: str
+    confidence: float
+    status: str
+    evidence: tuple[Evidence, ...]
+
+    @classmethod
+    def of(cls, suggestion: LinkSuggestion) -> SuggestionView:
+        """The read model of a stored suggestion."""
+        return cls(
+            id=suggestion.id,
+            network=suggestion.author.network,
+            handle=suggestion.author.handle,
+            customer_name=suggestion.customer.name,
+            customer_external_id=suggestion.customer.external_id,
+            confidence=suggestion.confidence,
+            status=suggestion.status,
+            evidence=tuple(
+                Evidence(str(e["kind"]), str(e["detail"]), float(e["weight"]))
+                for e in suggestion.evidence
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     """What an author's profile says, as plain text: bio, fields, and verified links."""
 
@@ -478,17 +509,18 @@ def gather_evidence(
 # -- people's decisions ---------------------------------------------------------------------
 
 
-def pending_suggestions(session: Session) -> list[LinkSuggestion]:
+def pending_suggestions(session: Session) -> list[SuggestionView]:
     """Suggestions waiting for a person, most confident first."""
-    return list(
-        session.scalars(
+    return [
+        SuggestionView.of(suggestion)
+        for suggestion in session.scalars(
             select(LinkSuggestion)
             .join(AuthorRecord, AuthorRecord.id == LinkSuggestion.author_id)
             .where(LinkSuggestion.status == PENDING, AuthorRecord.customer_id.is_(None))
             .options(joinedload(LinkSuggestion.author), joinedload(LinkSuggestion.customer))
             .order_by(LinkSuggestion.confidence.desc(), LinkSuggestion.id)
         )
-    )
+    ]
 
 
 def _suggestion(session: Session, suggestion_id: int) -> LinkSuggestion:
@@ -498,7 +530,7 @@ def _suggestion(session: Session, suggestion_id: int) -> LinkSuggestion:
     return suggestion
 
 
-def confirm(session: Session, suggestion_id: int, *, by: str) -> LinkSuggestion:
+def confirm(session: Session, suggestion_id: int, *, by: str) -> SuggestionView:
     """A person confirms a suggestion (or re-links a rejected or unlinked pair): link it."""
     suggestion = _suggestion(session, suggestion_id)
     author = suggestion.author
@@ -521,17 +553,17 @@ def confirm(session: Session, suggestion_id: int, *, by: str) -> LinkSuggestion:
     ):
         other.status, other.decided_by, other.decided_at = SUPERSEDED, by, now
     session.flush()
-    return suggestion
+    return SuggestionView.of(suggestion)
 
 
-def reject(session: Session, suggestion_id: int, *, by: str) -> LinkSuggestion:
+def reject(session: Session, suggestion_id: int, *, by: str) -> SuggestionView:
     """A person rejects a suggestion: that pair is never suggested or linked again."""
     suggestion = _suggestion(session, suggestion_id)
     if suggestion.status != PENDING:
         raise LinkingError(f"link suggestion {suggestion_id} is {suggestion.status}, not pending")
     suggestion.status, suggestion.decided_by, suggestion.decided_at = REJECTED, by, utcnow()
     session.flush()
-    return suggestion
+    return SuggestionView.of(suggestion)
 
 
 def find_author(session: Session, network: str, handle: str) -> AuthorRecord:
@@ -550,7 +582,7 @@ def find_author(session: Session, network: str, handle: str) -> AuthorRecord:
     return author
 
 
-def unlink(session: Session, network: str, handle: str, *, by: str) -> LinkSuggestion:
+def unlink(session: Session, network: str, handle: str, *, by: str) -> SuggestionView:
     """Undo an author's link and remember it, so the pair is never linked automatically again."""
     author = find_author(session, network, handle)
     if author.customer_id is None:
@@ -585,4 +617,4 @@ def unlink(session: Session, network: str, handle: str, *, by: str) -> LinkSugge
     author.link_evidence = None
     author.link_checked_at = now
     session.flush()
-    return memory
+    return SuggestionView.of(memory)

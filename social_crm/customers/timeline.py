@@ -1,15 +1,14 @@
 """A customer's timeline: who they are on each network, what they said, what it raised.
 
-Entries come from sources registered in TIMELINE_SOURCES (mentions and alerts built in);
-replies sent by the engagement workflow will register one more source with
-``register_source`` and show up here without changing this module.
+``customer_timeline`` returns a plain read model (no database records inside) that the
+command line renders and the JSON API serialises.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -59,14 +58,48 @@ class Week:
         return (self.positive - self.negative) / self.total if self.total else None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class CustomerIdentity:
+    """A handle the CRM gives for the customer on one network."""
+
+    network: str
+    handle: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerProfile:
+    """Who the customer is in the CRM."""
+
+    external_id: str
+    name: str
+    email: str | None
+    tier: str | None
+    status: str | None
+    website: str | None
+    opted_out_at: datetime | None
+    identities: tuple[CustomerIdentity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAuthor:
+    """An author on a network linked to the customer, and why."""
+
+    network: str
+    handle: str
+    linked_by: str | None
+    linked_at: datetime | None
+    evidence: tuple[str, ...]  # the kinds of evidence behind the link
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """Everything known about one customer, newest first."""
 
-    customer: Customer
-    authors: list[AuthorRecord]
-    entries: list[TimelineEntry]
-    weeks: list[Week] = field(default_factory=list)
+    customer: CustomerProfile
+    authors: tuple[LinkedAuthor, ...]
+    entries: tuple[TimelineEntry, ...]
+    weeks: tuple[Week, ...] = ()
 
     @property
     def sparkline(self) -> str:
@@ -80,13 +113,9 @@ class Timeline:
         return "".join(marks)
 
 
-TimelineSource = Callable[[Session, Customer, list[AuthorRecord]], Iterable[TimelineEntry]]
-
-
-def _mentions(
-    session: Session, customer: Customer, authors: list[AuthorRecord]
-) -> Iterable[TimelineEntry]:
-    for mention in _customer_mentions(session, authors):
+def _mentions(mentions: list[MentionRecord]) -> Iterable[TimelineEntry]:
+    """An entry per mention, titled with its sentiment."""
+    for mention in mentions:
         sentiment = mention.sentiment
         title = f"{sentiment.label} {sentiment.confidence:.2f}" if sentiment else "unclassified"
         text = "(deleted)" if mention.deleted_at else mention.text
@@ -96,9 +125,9 @@ def _mentions(
 
 
 def _alerts(
-    session: Session, customer: Customer, authors: list[AuthorRecord]
+    session: Session, authors: list[AuthorRecord], mentions: list[MentionRecord]
 ) -> Iterable[TimelineEntry]:
-    mentions = _customer_mentions(session, authors)
+    """An entry per alert on the customer's conversations or first raised by them."""
     keys = sorted({thread_key(m) for m in mentions})
     author_ids = [a.id for a in authors]
     if not keys and not author_ids:
@@ -120,15 +149,8 @@ def _alerts(
         )
 
 
-TIMELINE_SOURCES: dict[str, TimelineSource] = {"mention": _mentions, "alert": _alerts}
-
-
-def register_source(kind: str, source: TimelineSource) -> None:
-    """Add a kind of entry to every timeline (the hook for replies)."""
-    TIMELINE_SOURCES[kind] = source
-
-
 def _customer_mentions(session: Session, authors: list[AuthorRecord]) -> list[MentionRecord]:
+    """The authors' mentions, newest first, with their sentiment."""
     if not authors:
         return []
     return list(
@@ -169,11 +191,46 @@ def customer_timeline(
             .order_by(AuthorRecord.network, AuthorRecord.handle)
         )
     )
-    entries: list[TimelineEntry] = []
-    for source in TIMELINE_SOURCES.values():
-        entries.extend(source(session, customer, authors))
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    return Timeline(customer, authors, entries, _weeks(entries, weeks, now))
+    mentions = _customer_mentions(session, authors)
+    entries = sorted(
+        [*_mentions(mentions), *_alerts(session, authors, mentions)],
+        key=lambda entry: entry.at,
+        reverse=True,
+    )
+    return Timeline(
+        customer=_profile(customer),
+        authors=tuple(_linked(author) for author in authors),
+        entries=tuple(entries),
+        weeks=tuple(_weeks(entries, weeks, now)),
+    )
+
+
+def _profile(customer: Customer) -> CustomerProfile:
+    """The read model of a customer with its identities loaded."""
+    return CustomerProfile(
+        external_id=customer.external_id,
+        name=customer.name,
+        email=customer.email,
+        tier=customer.tier,
+        status=customer.status,
+        website=customer.website,
+        opted_out_at=customer.opted_out_at,
+        identities=tuple(
+            CustomerIdentity(identity.network, identity.handle, identity.source)
+            for identity in customer.identities
+        ),
+    )
+
+
+def _linked(author: AuthorRecord) -> LinkedAuthor:
+    """The read model of a linked author."""
+    return LinkedAuthor(
+        network=author.network,
+        handle=author.handle,
+        linked_by=author.linked_by,
+        linked_at=author.linked_at,
+        evidence=tuple(item.get("kind", "") for item in author.link_evidence or []),
+    )
 
 
 def _weeks(entries: list[TimelineEntry], count: int, now: datetime) -> list[Week]:

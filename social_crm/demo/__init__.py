@@ -16,8 +16,9 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from social_crm import jobs
-from social_crm.alerts.escalation import list_alerts
-from social_crm.ambassadors.report import ambassador_table, short_text
+from social_crm.alerts.queries import list_alerts
+from social_crm.ambassadors.report import ambassador_rows
+from social_crm.cli.render import short_text
 from social_crm.config import Settings, bundled_config, load_config
 from social_crm.customers.importer import import_customers
 from social_crm.daemon import Daemon
@@ -142,30 +143,31 @@ def _report(
 ) -> None:
     db = Database(settings.database_url)
     with db.transaction() as session:
-        table = Table(
-            "id",
-            "author",
-            "customer",
-            "mentions",
-            "text",
-            "sent to",
-            title="Alerts for the community team",
-        )
-        for alert in list_alerts(session):
-            mention = alert.first_mention
-            if mention is None:
-                continue  # health alerts: the demo's fake networks do not fail
-            customer = mention.author.customer
-            table.add_row(
-                str(alert.id),
-                mention.author.handle,
-                f"{customer.name} ({customer.tier})" if customer else "",
-                str(alert.mention_count),
-                short_text(mention.text, 48),
-                ", ".join(d.channel for d in alert.deliveries if d.status == "sent"),
-            )
-        ranking = ambassador_table(session, limit=10)
+        alerts = list_alerts(session)
+        ranking = ambassador_rows(session, limit=10)
     db.close()
+    table = Table(
+        "id",
+        "author",
+        "customer",
+        "mentions",
+        "text",
+        "sent to",
+        title="Alerts for the community team",
+    )
+    for alert in alerts:
+        mention = alert.first_mention
+        if mention is None:
+            continue  # health alerts: the demo's fake networks do not fail
+        customer = mention.customer
+        table.add_row(
+            str(alert.id),
+            mention.handle,
+            f"{customer.name} ({customer.tier})" if customer else "",
+            str(alert.mention_count),
+            short_text(mention.text, 48),
+            ", ".join(d.channel for d in alert.deliveries if d.status == "sent"),
+        )
     console.print(table)
     for message in smtp.messages:
         console.print(f"  email received: {escape(message['Subject'])}")
@@ -180,9 +182,15 @@ def _report(
         "reach",
         title="Ambassador ranking for marketing",
     )
-    for rank, _network, author, customer, score, positive, negative, reach, _last in ranking:
+    for row in ranking:
         ambassadors.add_row(
-            str(rank), author, customer, score, str(positive), str(negative), str(reach)
+            str(row.rank),
+            row.author,
+            row.customer,
+            f"{row.score:.2f}",
+            str(row.positive),
+            str(row.negative),
+            str(row.reach),
         )
     console.print(ambassadors)
     if first_alert:

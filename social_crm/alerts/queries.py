@@ -1,0 +1,229 @@
+"""Alerts as people read them: plain read models for the command line and the JSON API."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from social_crm.alerts.models import Alert
+from social_crm.delivery.models import Delivery
+from social_crm.errors import NotFoundError
+from social_crm.mentions.models import AuthorRecord, MentionRecord
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerBrief:
+    """The customer an author is linked to, as an alert shows it."""
+
+    name: str
+    tier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMention:
+    """A mention an alert points at, with its author and the author's customer."""
+
+    id: int
+    network: str
+    handle: str
+    text: str
+    url: str
+    created_at: datetime
+    customer: CustomerBrief | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDelivery:
+    """One delivery of an alert to a channel at an escalation level."""
+
+    channel: str
+    level: int
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reopens:
+    """The resolved alert of the same conversation that a new alert follows."""
+
+    alert_id: int
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopPost:
+    """One of the most-read posts behind a crisis alert."""
+
+    author: str
+    reach: int | None
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSummary:
+    """One alert in a list: what, how urgent, who said it, where it was sent."""
+
+    id: int
+    kind: str
+    severity: str
+    status: str
+    brand: str
+    reason: str
+    mention_count: int
+    level: int
+    assignee: str | None
+    opened_at: datetime
+    first_mention: AlertMention | None
+    deliveries: tuple[AlertDelivery, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDetail:
+    """Everything about one alert: rule, lifecycle, mentions, earlier alert and deliveries."""
+
+    summary: AlertSummary
+    rule: str | None
+    escalated_at: datetime | None
+    sla_due_at: datetime | None
+    assigned_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    last_mention: AlertMention | None
+    reopens: Reopens | None
+    top_posts: tuple[TopPost, ...]
+
+
+def _loaded() -> list[Any]:
+    """Load options for everything the read models show, in the same query."""
+    return [
+        joinedload(Alert.first_mention)
+        .joinedload(MentionRecord.author)
+        .joinedload(AuthorRecord.customer),
+        joinedload(Alert.last_mention)
+        .joinedload(MentionRecord.author)
+        .joinedload(AuthorRecord.customer),
+        joinedload(Alert.deliveries),
+    ]
+
+
+def list_alerts(
+    session: Session,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    kind: str | None = None,
+    limit: int | None = None,
+) -> list[AlertSummary]:
+    """Alerts, newest first, filtered by status, severity and kind."""
+    query = select(Alert).options(*_loaded()).order_by(Alert.id.desc())
+    if status:
+        query = query.where(Alert.status == status)
+    if severity:
+        query = query.where(Alert.severity == severity)
+    if kind:
+        query = query.where(Alert.kind == kind)
+    if limit:
+        query = query.limit(limit)
+    return [_summary(alert) for alert in session.scalars(query).unique()]
+
+
+def get_alert(session: Session, alert_id: int) -> AlertDetail:
+    """One alert in full; NotFoundError when there is none."""
+    alert = (
+        session.scalars(select(Alert).where(Alert.id == alert_id).options(*_loaded()))
+        .unique()
+        .first()
+    )
+    if alert is None:
+        raise NotFoundError(f"no alert with id {alert_id}")
+    details = alert.details or {}
+    return AlertDetail(
+        summary=_summary(alert),
+        rule=alert.rule,
+        escalated_at=alert.escalated_at,
+        sla_due_at=alert.sla_due_at,
+        assigned_at=alert.assigned_at,
+        acknowledged_at=alert.acknowledged_at,
+        acknowledged_by=alert.acknowledged_by,
+        resolved_at=alert.resolved_at,
+        resolved_by=alert.resolved_by,
+        last_mention=_mention(alert.last_mention),
+        # Only mention alerts follow an earlier alert; crisis details are figures.
+        reopens=_reopens(details) if alert.kind == "mention" else None,
+        top_posts=tuple(
+            TopPost(str(post.get("author")), post.get("reach"), str(post.get("url")))
+            for post in details.get("top", [])
+        ),
+    )
+
+
+def _summary(alert: Alert) -> AlertSummary:
+    """The list view of a loaded alert."""
+    return AlertSummary(
+        id=alert.id,
+        kind=alert.kind,
+        severity=alert.severity,
+        status=alert.status,
+        brand=alert.brand,
+        reason=alert.reason,
+        mention_count=alert.mention_count,
+        level=alert.level,
+        assignee=alert.assignee,
+        opened_at=alert.opened_at,
+        first_mention=_mention(alert.first_mention),
+        deliveries=tuple(_delivery(delivery) for delivery in alert.deliveries),
+    )
+
+
+def _mention(mention: MentionRecord | None) -> AlertMention | None:
+    """The read model of a loaded mention, with its author's customer."""
+    if mention is None:
+        return None
+    customer = mention.author.customer
+    return AlertMention(
+        id=mention.id,
+        network=mention.network,
+        handle=mention.author.handle,
+        text=mention.text,
+        url=mention.url,
+        created_at=mention.created_at,
+        customer=CustomerBrief(customer.name, customer.tier) if customer else None,
+    )
+
+
+def _delivery(delivery: Delivery) -> AlertDelivery:
+    """The read model of one outbox row."""
+    return AlertDelivery(
+        channel=delivery.channel,
+        level=delivery.level,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        sent_at=delivery.sent_at,
+        last_error=delivery.last_error,
+        idempotency_key=delivery.idempotency_key,
+    )
+
+
+def _reopens(details: dict[str, Any]) -> Reopens | None:
+    """The earlier alert recorded in an alert's details, if it follows one."""
+    if not details.get("reopens"):
+        return None
+    at = details.get("resolved_at")
+    return Reopens(
+        alert_id=details["reopens"],
+        resolved_at=datetime.fromisoformat(at) if at else None,
+        resolved_by=details.get("resolved_by"),
+    )

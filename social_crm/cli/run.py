@@ -1,0 +1,40 @@
+"""``social-crm run`` and ``social-crm demo``: the daemon, for real or against fake networks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from social_crm.cli import render
+from social_crm.cli.common import ConfigOption, settings
+from social_crm.errors import ConfigError
+
+LOGGER = logging.getLogger(__name__)
+# What the demo's local servers need beyond the runtime: the optional "demo" extra.
+DEMO_LIBRARIES = ("werkzeug", "aiosmtpd")
+
+
+def run(config: ConfigOption = None) -> None:
+    """Run the daemon until SIGINT or SIGTERM."""
+    from social_crm.daemon import Daemon
+
+    Daemon(settings(config)).run()
+
+
+def demo(
+    seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Run against local fake Reddit and Mastodon servers with a scripted stream of posts."""
+    try:
+        from social_crm.demo import run_demo
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in DEMO_LIBRARIES:
+            raise
+        raise ConfigError(
+            f"the demo needs the 'demo' extra ({missing} is not installed): "
+            "pip install 'social-crm[demo]'"
+        ) from exc
+    run_demo(console=render.console, seconds=seconds)
