@@ -59,5 +59,8 @@ def main() -> None:
     try:
         app()
     except SocialCrmError as exc:
-        render.err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        # soft_wrap: one line however narrow the terminal, so it can be grepped and quoted.
+        render.err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(1)
