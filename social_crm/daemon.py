@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -18,12 +19,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+import social_crm.schema  # noqa: F401 - every table, before any query
 from connectors.base import Connector, Refreshable, Source
 from connectors.registry import connector_class
 from sentiment import Classifier, load_classifier
-import social_crm.schema  # noqa: F401 - every table, before any query
 from social_crm.alerts import health, spikes
-from social_crm.alerts.escalation import Routing, check_levels, check_sla, escalate_pending
+from social_crm.alerts.escalation import Routing, check_levels, escalate_pending
+from social_crm.alerts.notifications import compose
+from social_crm.alerts.sla import check_sla
 from social_crm.ambassadors import scoring
 from social_crm.config import Settings
 from social_crm.customers.linking import link_authors
@@ -359,7 +362,12 @@ class Daemon:
 
     def deliver(self) -> int:
         """Send due alert deliveries; returns how many were sent."""
-        sent, _failed = deliver_due(self.db, self.notifiers, self.settings.alerts)
+        sent, _failed = deliver_due(
+            self.db,
+            self.notifiers,
+            self.settings.alerts,
+            compose=functools.partial(compose, base_url=self.settings.web.base_url),
+        )
         return sent
 
     def run_cycle(self) -> CycleReport:

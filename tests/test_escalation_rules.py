@@ -8,19 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import Author, Batch, Mention
-from social_crm.alerts.escalation import (
-    Routing,
-    acknowledge,
-    assign,
-    check_levels,
-    check_sla,
-    escalate_pending,
-    get_alert,
-    list_alerts,
-    resolve,
-)
+from social_crm.alerts.escalation import Routing, check_levels, escalate_pending
+from social_crm.alerts.lifecycle import acknowledge, assign, resolve
 from social_crm.alerts.models import Alert
+from social_crm.alerts.notifications import alert_message
 from social_crm.alerts.rules import Facts, first_match, keyword_pattern
+from social_crm.alerts.service import get_alert, list_alerts
+from social_crm.alerts.sla import check_sla
 from social_crm.config import (
     AlertsConfig,
     DigestConfig,
@@ -32,10 +26,9 @@ from social_crm.config import (
 )
 from social_crm.customers.models import Customer
 from social_crm.db import Database
-from social_crm.delivery import digests
-from social_crm.delivery.messages import AlertMessage
+from social_crm.delivery import digests, quiet_hours
 from social_crm.delivery.models import Delivery
-from social_crm.errors import ConfigError, SocialCrmError
+from social_crm.errors import ConfigError, InvalidTransition
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
@@ -325,14 +318,14 @@ def test_a_resolved_conversation_opens_a_new_alert_and_keeps_the_old_one(db: Dat
         "resolved_at": old.resolved_at.isoformat(),
     }
     with db.transaction() as session:
-        message = AlertMessage.from_alert(get_alert(session, new.id))
+        message = alert_message(get_alert(session, new.id))
     note = f"alert {old.id}, resolved by maria at {old.resolved_at.isoformat()}"
     assert f"Reopens:  {note}" in message.body()
     assert (message.as_json()["alert"]["reopens"], message.reopens_note) == (
         old.id,
         note.split(", ", 1)[1],
     )
-    with db.transaction() as session, pytest.raises(SocialCrmError, match="cannot be assigned"):
+    with db.transaction() as session, pytest.raises(InvalidTransition, match="cannot be assigned"):
         assign(session, first.id, to="erik")
 
 
@@ -455,11 +448,11 @@ def test_digest_periods_and_quiet_hours_follow_the_local_clock() -> None:
     quiet = QuietHours(start="22:00", end="07:00", timezone="Europe/Amsterdam", hold_below="high")
     night = datetime(2026, 11, 2, 22, 30, tzinfo=UTC)  # 23:30 local
     morning = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)  # 07:00 local
-    assert digests.held_until(quiet, "medium", night) == morning
-    assert digests.held_until(quiet, None, night) == morning  # digests wait too
-    assert digests.held_until(quiet, "high", night) is None
-    assert digests.held_until(quiet, "low", datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) is None
-    assert digests.held_until(quiet, "low", datetime(2026, 11, 3, 5, 0, tzinfo=UTC)) == morning
+    assert quiet_hours.held_until(quiet, "medium", night) == morning
+    assert quiet_hours.held_until(quiet, None, night) == morning  # digests wait too
+    assert quiet_hours.held_until(quiet, "high", night) is None
+    assert quiet_hours.held_until(quiet, "low", datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) is None
+    assert quiet_hours.held_until(quiet, "low", datetime(2026, 11, 3, 5, 0, tzinfo=UTC)) == morning
 
 
 def test_the_daemon_settings_build_levels_and_digest_from_configuration(make_settings) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from connectors.base import Source
 from connectors.registry import known_connectors
 from social_crm.alerts import health
-from social_crm.alerts.escalation import list_alerts
+from social_crm.alerts.service import list_alerts
 from social_crm.config import Settings, load_config
 from social_crm.daemon import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, Daemon
 from social_crm.db.base import utcnow

@@ -12,7 +12,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from social_crm.alerts.escalation import Routing, resolve
+from social_crm.alerts.escalation import Routing
+from social_crm.alerts.lifecycle import resolve
+from social_crm.alerts.notifications import compose
 from social_crm.config import AlertsConfig, AppriseChannel, EmailChannel, WebhookChannel
 from social_crm.customers.models import Customer
 from social_crm.db import Database
@@ -180,7 +182,10 @@ def test_hostile_text_is_inert_on_every_channel(
             author = session.scalars(select(AuthorRecord).where(AuthorRecord.handle == handle))
             author.one().customer_id = row.id
     (alert,) = escalate(db, routing=Routing.single([c.name for c in channels]))
-    assert deliver_due(db, build_notifiers(config.channels), config) == (len(channels), 0)
+    assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (
+        len(channels),
+        0,
+    )
     with db.transaction() as session:
         resolve(session, alert.id, by="test")  # the next payload's author starts afresh
 

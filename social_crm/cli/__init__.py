@@ -17,7 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 import social_crm.schema  # noqa: F401 - every table, before any query
-from social_crm.alerts import escalation
+from social_crm.alerts import lifecycle, service
+from social_crm.alerts.enums import AlertKind
 from social_crm.ambassadors.report import (
     AMBASSADOR_EXPORT_COLUMNS,
     ago,
@@ -25,7 +26,7 @@ from social_crm.ambassadors.report import (
     short_text,
 )
 from social_crm.config import Settings, default_config_path, load_config
-from social_crm.errors import SocialCrmError
+from social_crm.errors import SocialCrmError, exit_code
 
 if TYPE_CHECKING:
     from sentiment import Classifier
@@ -415,7 +416,7 @@ def alerts_list(
     """List alerts, newest first."""
     db = _database(config)
     with db.transaction() as session:
-        alerts = escalation.list_alerts(
+        alerts = service.list_alerts(
             session, status=status, severity=severity, kind=kind, limit=limit
         )
         table = Table(
@@ -441,7 +442,7 @@ def alerts_list(
                 alert.severity,
                 alert.status,
                 _cell(alert.brand or alert.kind)
-                + ("" if alert.kind == "mention" else f" {alert.kind}"),
+                + ("" if alert.kind == AlertKind.MENTION else f" {alert.kind}"),
                 _cell(f"{mention.network}:{mention.author.handle}") if mention else "",
                 _cell(f"{customer.name} ({customer.tier})") if customer else "",
                 str(alert.mention_count),
@@ -462,7 +463,7 @@ def alerts_show(
     """Everything about one alert: its rule, lifecycle, mentions and deliveries."""
     db = _database(config)
     with db.transaction() as session:
-        alert = escalation.get_alert(session, alert_id)
+        alert = service.get_alert(session, alert_id)
         lines = [
             f"[bold]alert {alert.id}[/]: {alert.kind}, {alert.severity}, {alert.status}",
             f"reason:       {_cell(alert.reason)}",
@@ -480,7 +481,7 @@ def alerts_show(
             f"resolved:     {_when(alert.resolved_at)} {_cell(alert.resolved_by)}",
             f"mentions:     {alert.mention_count}",
         ]
-        earlier = (alert.details or {}) if alert.kind == "mention" else {}
+        earlier = (alert.details or {}) if alert.kind == AlertKind.MENTION else {}
         if earlier.get("reopens"):
             at = earlier.get("resolved_at")
             lines.append(
@@ -538,7 +539,7 @@ def alerts_ack(
     db = _database(config)
     who = by or _whoami()
     with db.transaction() as session:
-        escalation.acknowledge(session, alert_id, by=who)
+        lifecycle.acknowledge(session, alert_id, by=who)
     console.print(f"alert {alert_id} acknowledged by {escape(who)}")
 
 
@@ -552,7 +553,7 @@ def alerts_resolve(
     db = _database(config)
     who = by or _whoami()
     with db.transaction() as session:
-        escalation.resolve(session, alert_id, by=who)
+        lifecycle.resolve(session, alert_id, by=who)
     console.print(f"alert {alert_id} resolved by {escape(who)}")
 
 
@@ -565,7 +566,7 @@ def alerts_assign(
     """Give an alert to someone (it still needs acknowledging to stop re-escalation)."""
     db = _database(config)
     with db.transaction() as session:
-        escalation.assign(session, alert_id, to=to)
+        lifecycle.assign(session, alert_id, to=to)
     console.print(f"alert {alert_id} assigned to {escape(to)}")
 
 
@@ -784,12 +785,12 @@ def _count_lines(file: Path) -> int:
 
 
 def main() -> None:
-    """Entry point: run the app, turning expected errors into one clear line and exit 1."""
+    """Entry point: run the app, turning expected errors into one clear line and an exit code."""
     try:
         app()
     except SocialCrmError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        sys.exit(1)
+        sys.exit(exit_code(exc))
 
 
 if __name__ == "__main__":
