@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import socket
 import subprocess
@@ -28,6 +30,7 @@ from social_crm.db import Database
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import build_notifiers, verify_signature
 from social_crm.delivery.channels.signing import sign
+from social_crm.delivery.messages import AlertMessage, DigestItem, DigestMessage
 from social_crm.delivery.models import Delivery
 from social_crm.delivery.outbox import channel_report, claim_next, deliver_due
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
@@ -379,3 +382,80 @@ def test_a_notifier_bug_is_recorded_as_a_failure_not_a_stuck_row(db: Database) -
         row = session.scalars(select(Delivery)).one()
         assert row.status == "pending" and "KeyError" in (row.last_error or "")
     assert issubclass(DeliveryError, Exception)
+
+
+# -- what messages say: the alert's name and, when configured, its web page ----------------------
+
+
+def test_messages_name_the_alert_and_link_to_the_web_interface_when_it_is_configured(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    config = policy(smtp, webhook)
+    notifiers = build_notifiers(config.channels)
+    store(db, (post("t3_a", author="anna"), ANGRY))
+    (linked,) = escalate(db, routing=ROUTING)
+    with_web = functools.partial(compose, base_url="https://crm.brewly.example")
+    assert deliver_due(db, notifiers, config, compose=with_web) == (2, 0)
+    store(db, (post("t3_b", author="bob"), ANGRY))
+    (plain,) = escalate(db, routing=ROUTING)
+    assert deliver_due(db, notifiers, config, compose=compose) == (2, 0)
+
+    first, second = (
+        m.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n") for m in smtp.messages
+    )
+    page = f"https://crm.brewly.example/alerts/{linked.id}"
+    assert f"Alert #{linked.id}\nOpen: {page}\n" in first
+    assert f"Alert #{plain.id}\n" in second and "Open:" not in second
+    for body in (first, second):
+        assert "social-crm " not in body  # no command to type
+    first_json, second_json = (payload["alert"] for payload in webhook.payloads)
+    assert first_json["alert_url"] == page and second_json["alert_url"] == ""
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_alert_digest_and_health_messages_render_their_links_in_every_format(fmt: str) -> None:
+    common = {
+        "brand": "Brewly",
+        "status": "open",
+        "reason": "reddit/Brewly:search found nothing for 24 hours",
+        "network": "",
+        "url": "",
+        "author": "",
+        "customer": None,
+        "customer_tier": None,
+        "text": "",
+        "sentiment": "",
+        "confidence": 0.0,
+        "opened_at": "2026-11-02T12:00:00+00:00",
+    }
+    health = AlertMessage(
+        alert_id=7,
+        kind="health",
+        alert_url="https://crm.example/alerts/7",
+        status_url="https://crm.example/status",
+        **common,  # type: ignore[arg-type]
+    )
+    item = DigestItem(7, "low", "subject", "", "text", 1, "2026-11-02T12:00:00+00:00")
+    digest = DigestMessage(channel="team", period="20261102T1300Z", items=(item,))
+    linked_digest = DigestMessage(
+        channel="team",
+        period="20261102T1300Z",
+        items=(dataclasses.replace(item, alert_url="https://crm.example/alerts/7"),),
+        alerts_url="https://crm.example/alerts?status=open",
+    )
+    _, with_links = health.render(fmt)  # type: ignore[arg-type]
+    _, without = dataclasses.replace(health, alert_url="", status_url="").render(fmt)  # type: ignore[arg-type]
+    _, digest_with = linked_digest.render(fmt)  # type: ignore[arg-type]
+    _, digest_without = digest.render(fmt)  # type: ignore[arg-type]
+    for url in ("https://crm.example/alerts/7", "https://crm.example/status"):
+        assert url in with_links and url not in without
+    assert "https://crm.example/alerts?status=open" in digest_with
+    assert "https://crm.example" not in digest_without
+    for body in (with_links, without, digest_with, digest_without):
+        assert "7" in body and "social-crm " not in body
+    if fmt == "text":
+        assert "Alert #7\nOpen: https://crm.example/alerts/7\n" in with_links
+        assert "Status: https://crm.example/status" in with_links
+        assert "Open: https://crm.example/alerts?status=open" in digest_with
+    if fmt == "html":
+        assert '<a href="https://crm.example/alerts/7">' in with_links

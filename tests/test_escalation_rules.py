@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import Author, Batch, Mention
+from social_crm.alerts.enums import AlertStatus
 from social_crm.alerts.escalation import Routing, check_levels, escalate_pending
-from social_crm.alerts.lifecycle import acknowledge, assign, resolve
+from social_crm.alerts.lifecycle import acknowledge, assign, can_move, resolve
 from social_crm.alerts.models import Alert
 from social_crm.alerts.notifications import alert_message
 from social_crm.alerts.rules import Facts, first_match, keyword_pattern
@@ -26,6 +27,7 @@ from social_crm.config import (
 )
 from social_crm.customers.models import Customer
 from social_crm.db import Database
+from social_crm.db.base import utcnow
 from social_crm.delivery import digests, quiet_hours
 from social_crm.delivery.models import Delivery
 from social_crm.errors import ConfigError, InvalidTransition
@@ -473,3 +475,47 @@ def test_the_daemon_settings_build_levels_and_digest_from_configuration(make_set
     assert settings.escalation.sla_minutes.of("low") is None
     assert AlertsConfig().digest is not None  # low alerts go to an hourly digest by default
     assert BRAND["name"] == "Brewly"
+
+
+# -- the lifecycle: one transition table -------------------------------------------------------
+
+
+def test_the_transition_table_is_the_alert_lifecycle() -> None:
+    assert can_move("open", AlertStatus.ACKNOWLEDGED) and can_move("open", AlertStatus.RESOLVED)
+    assert can_move("acknowledged", AlertStatus.RESOLVED)
+    assert not can_move("acknowledged", AlertStatus.OPEN)
+    assert not any(can_move("resolved", target) for target in AlertStatus)  # final
+
+
+def test_resolving_drops_the_alerts_rows_waiting_for_a_digest_but_not_sent_ones(
+    db: Database,
+) -> None:
+    routing = Routing(levels=(("chat", "team"),), digest_at_most="low")
+    store(db, (post("t3_a", author="a"), UNSURE), (post("t3_b", author="b"), UNSURE))
+    first, second = escalate(db, routing=routing)
+    with db.transaction() as session:
+        session.execute(Delivery.__table__.update().values(created_at=T0))
+        digests.build_digests(session, DigestConfig(), now=T0 + timedelta(hours=1))
+    with db.transaction() as session:
+        resolve(session, first.id, by="maria")
+        resolve(session, second.id, by="maria")
+        with pytest.raises(InvalidTransition, match="already resolved"):
+            resolve(session, second.id, by="maria")
+        statuses = dict(
+            session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.alert_id.is_not(None))
+                .group_by(Delivery.status)
+            ).all()
+        )
+    assert statuses == {"digested": 4}  # already in a digest: left as it was
+
+    store(db, (post("t3_d", author="d"), UNSURE))
+    (third,) = escalate(db, routing=routing)
+    with db.transaction() as session:
+        resolve(session, third.id, by="maria")
+        rows = session.scalars(select(Delivery).where(Delivery.alert_id == third.id)).all()
+        assert [row.status for row in rows] == ["skipped", "skipped"]
+        assert (
+            digests.build_digests(session, DigestConfig(), now=utcnow() + timedelta(days=1)) == []
+        )
