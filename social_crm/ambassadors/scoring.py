@@ -519,9 +519,7 @@ def review(
     note: str | None = None,
 ) -> AmbassadorReview:
     """Record a person's decision on an author: approved, rejected, or opted out."""
-    if status not in set(ReviewStatus):
-        raise ValueError(f"unknown review status {status!r}")
-    status = ReviewStatus(status)
+    status = ReviewStatus(status)  # ValueError for a status that does not exist
     author = find_authors(session, handle, network)
     now = utcnow()
     current = session.get(AmbassadorReview, author.id)
