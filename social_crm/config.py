@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from connectors.base import Watch
 from social_crm.errors import ConfigError
+from social_crm.severity import Severity
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -96,14 +97,7 @@ class SentimentConfig(Strict):
     uncertain_below: float = Field(0.5, ge=0.0, le=1.0)
 
 
-SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
-Severity = Literal["low", "medium", "high", "critical"]
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-def severity_rank(severity: str) -> int:
-    """0 for low up to 3 for critical."""
-    return SEVERITIES.index(severity)
 
 
 def _clock(value: Any) -> str:
@@ -181,14 +175,16 @@ def default_rules(negative_threshold: float) -> list[EscalationRule]:
     """The rules that apply when ``escalation.rules`` is not set."""
     confident = {"sentiment": ["negative"], "min_confidence": negative_threshold}
     return [
-        EscalationRule(name="vip-negative", severity="high", tiers=["vip", "gold"], **confident),
         EscalationRule(
-            name="high-reach-negative", severity="high", min_followers=10_000, **confident
+            name="vip-negative", severity=Severity.HIGH, tiers=["vip", "gold"], **confident
         ),
-        EscalationRule(name="viral-negative", severity="high", min_reach=100, **confident),
-        EscalationRule(name="negative", severity="medium", **confident),
         EscalationRule(
-            name="uncertain-negative", severity="low", sentiment=["negative"], uncertain=True
+            name="high-reach-negative", severity=Severity.HIGH, min_followers=10_000, **confident
+        ),
+        EscalationRule(name="viral-negative", severity=Severity.HIGH, min_reach=100, **confident),
+        EscalationRule(name="negative", severity=Severity.MEDIUM, **confident),
+        EscalationRule(
+            name="uncertain-negative", severity=Severity.LOW, sentiment=["negative"], uncertain=True
         ),
     ]
 
@@ -294,7 +290,7 @@ Channel = Annotated[EmailChannel | WebhookChannel | AppriseChannel, Field(discri
 class DigestConfig(Strict):
     """Alerts up to a severity are gathered into one message per channel and period."""
 
-    severity_at_most: Severity = "low"
+    severity_at_most: Severity = Severity.LOW
     every: Literal["hourly", "daily"] = "hourly"
     daily_at: str = "08:00"  # local time of the daily digest
     timezone: str = "UTC"
@@ -309,10 +305,14 @@ class QuietHours(Strict):
     start: str
     end: str
     timezone: str = "UTC"
-    hold_below: Severity = "high"
+    hold_below: Severity = Severity.HIGH
 
     _times = field_validator("start", "end", mode="before")(_clock)
     _tz = field_validator("timezone")(_timezone)
+
+    def holds(self, severity: str | None) -> bool:
+        """Whether a delivery of ``severity`` (None: a digest) waits while it is quiet."""
+        return severity is None or Severity(severity).rank < self.hold_below.rank
 
 
 class AlertsConfig(Strict):
@@ -428,6 +428,21 @@ class HealthConfig(Strict):
     refresh_window_hours: float = Field(48.0, ge=0)
 
 
+class WebConfig(Strict):
+    """Where the web interface is, so that messages can link to the alerts they name."""
+
+    base_url: str | None = None  # e.g. https://crm.example.com; None: messages carry no link
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
 class Settings(Strict):
     """The whole configuration."""
 
@@ -443,6 +458,7 @@ class Settings(Strict):
     linking: LinkingConfig = LinkingConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     health: HealthConfig = HealthConfig()
+    web: WebConfig = WebConfig()
 
     # Filled by load_config: each connector entry's settings, validated by its own model.
     connector_settings: dict[str, Any] = Field(default={}, exclude=True)

@@ -1,10 +1,19 @@
-"""The project's exception tree: every error social-crm raises derives from SocialCrmError."""
+"""The project's exception tree: every error social-crm raises derives from SocialCrmError.
+
+Domain errors say what is wrong in words, never in command-line syntax: the command line
+and the web API add their own hints. Each class names the HTTP status it stands for
+(``http_status``) and :data:`EXIT_CODES` the command line's exit status, in one place.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class SocialCrmError(Exception):
     """Base class of every error social-crm raises on purpose."""
+
+    http_status = 500
 
 
 class ConfigError(SocialCrmError):
@@ -14,10 +23,44 @@ class ConfigError(SocialCrmError):
 class InputFileError(SocialCrmError):
     """A file given to an import command has bad content; nothing was imported."""
 
+    http_status = 422
 
-class NotFoundError(SocialCrmError):
-    """A record named on the command line does not exist."""
+
+class NotFound(SocialCrmError):
+    """The record asked for does not exist."""
+
+    http_status = 404
+
+
+class Conflict(SocialCrmError):
+    """The request contradicts what is stored (e.g. linking an author linked elsewhere)."""
+
+    http_status = 409
+
+
+class InvalidTransition(Conflict):
+    """A state change its lifecycle does not allow from the record's current state."""
+
+    http_status = 409
 
 
 class DeliveryError(SocialCrmError):
     """An alert could not be delivered to a channel; the outbox retries it."""
+
+
+# The command line's exit status per error class; the nearest class in an error's MRO wins.
+# Every expected error exits 1 today (scripts rely on it); usage errors exit 2 (typer).
+EXIT_CODES: Mapping[type[SocialCrmError], int] = {
+    SocialCrmError: 1,
+    NotFound: 1,
+    Conflict: 1,
+    InvalidTransition: 1,
+}
+
+
+def exit_code(error: SocialCrmError) -> int:
+    """The exit status the command line ends with for ``error``."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1

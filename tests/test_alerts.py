@@ -11,7 +11,10 @@ from sqlalchemy import select
 
 from connectors.base import Batch
 from sentiment.lexicon import LexiconClassifier
-from social_crm.alerts.escalation import acknowledge, escalate_pending, list_alerts, resolve
+from social_crm.alerts import service
+from social_crm.alerts.escalation import escalate_pending
+from social_crm.alerts.lifecycle import acknowledge, resolve
+from social_crm.alerts.notifications import compose
 from social_crm.config import AlertsConfig, EmailChannel, EscalationConfig, WebhookChannel
 from social_crm.db import Database
 from social_crm.db.base import utcnow
@@ -19,7 +22,7 @@ from social_crm.delivery.channels import build_notifiers
 from social_crm.delivery.models import Delivery
 from social_crm.delivery.outbox import deliver_due
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
-from social_crm.errors import NotFoundError, SocialCrmError
+from social_crm.errors import InvalidTransition, NotFound
 from social_crm.mentions.classify import classify_pending
 from social_crm.mentions.ingest import store_batch
 
@@ -78,18 +81,18 @@ def test_a_negative_thread_raises_one_alert_delivered_once_per_channel(
         mention("t3_c", text="I love my Brewly, wonderful!"),
     )
     assert len(opened) == 1
-    assert deliver_due(db, notifiers, policy) == (2, 0)
-    assert deliver_due(db, notifiers, policy) == (0, 0)  # nothing is sent twice
+    assert deliver_due(db, notifiers, policy, compose=compose) == (2, 0)
+    assert deliver_due(db, notifiers, policy, compose=compose) == (0, 0)  # nothing is sent twice
     assert len(smtp.messages) == 1 and len(webhook.payloads) == 1
     assert "Brewly: negative reddit mention by erik" in smtp.messages[0]["Subject"]
     payload = webhook.payloads[0]["alert"]
     assert payload["url"] == "https://www.reddit.com/t3_a" and payload["sentiment"] == "negative"
     with db.transaction() as session:
-        (alert,) = list_alerts(session)
+        (alert,) = service.list_alerts(session)
         assert alert.mention_count == 2
     # A later negative reply in the same conversation adds to the alert, sends nothing.
     assert ingest_and_escalate(db, mention("t1_d", parent="t3_a", thread="t3_a", text=ANGRY)) == []
-    assert deliver_due(db, notifiers, policy) == (0, 0)
+    assert deliver_due(db, notifiers, policy, compose=compose) == (0, 0)
 
 
 def test_a_resolved_conversation_that_turns_negative_again_opens_a_new_alert(db: Database) -> None:
@@ -109,18 +112,23 @@ def test_a_failing_channel_is_retried_with_backoff_then_given_up(
     notifiers = build_notifiers(policy.channels)
     webhook.status = 503
     ingest_and_escalate(db, mention("t3_a", text=ANGRY))
-    assert deliver_due(db, notifiers, policy) == (1, 1)  # email sent, webhook failed
-    assert deliver_due(db, notifiers, policy) == (0, 0)  # not due yet: backing off
+    assert deliver_due(db, notifiers, policy, compose=compose) == (
+        1,
+        1,
+    )  # email sent, webhook failed
+    assert deliver_due(db, notifiers, policy, compose=compose) == (0, 0)  # not due yet: backing off
     later = utcnow() + timedelta(hours=1)
     webhook.status = 200
-    assert deliver_due(db, notifiers, policy, now=later) == (1, 0)
+    assert deliver_due(db, notifiers, policy, now=later, compose=compose) == (1, 0)
     assert len(smtp.messages) == 1 and len(webhook.payloads) == 1
 
     webhook.status = 500
     # Another author: the same author's new thread would join their open alert (cooldown).
     ingest_and_escalate(db, mention("t3_z", author="gus", text=ANGRY))
     for hours in range(2, 10):
-        deliver_due(db, notifiers, policy, now=utcnow() + timedelta(hours=hours * 2))
+        deliver_due(
+            db, notifiers, policy, now=utcnow() + timedelta(hours=hours * 2), compose=compose
+        )
     with db.transaction() as session:
         failed = session.scalars(
             select(Delivery).where(Delivery.channel == "chat", Delivery.status == "failed")
@@ -136,7 +144,7 @@ def test_an_unreachable_smtp_server_is_a_retryable_failure(
         policy = channels(gone, webhook)
     notifiers = build_notifiers(policy.channels)
     ingest_and_escalate(db, mention("t3_a", text=ANGRY))
-    assert deliver_due(db, notifiers, policy) == (1, 1)
+    assert deliver_due(db, notifiers, policy, compose=compose) == (1, 1)
     with db.transaction() as session:
         email = session.scalars(select(Delivery).where(Delivery.channel == "team")).one()
         assert email.status == "pending" and "email to 127.0.0.1" in (email.last_error or "")
@@ -146,10 +154,10 @@ def test_alert_workflow_rejects_impossible_steps(db: Database) -> None:
     (alert_id,) = ingest_and_escalate(db, mention("t3_a", text=ANGRY))
     with db.transaction() as session:
         resolve(session, alert_id, by="maria")
-    with pytest.raises(SocialCrmError, match="only open alerts can be acknowledged"):
+    with pytest.raises(InvalidTransition, match="only open alerts can be acknowledged"):
         with db.transaction() as session:
             acknowledge(session, alert_id, by="maria")
-    with pytest.raises(NotFoundError, match="no alert with id 999"):
+    with pytest.raises(NotFound, match="no alert with id 999"):
         with db.transaction() as session:
             resolve(session, 999, by="maria")
 
@@ -198,7 +206,7 @@ def test_alerts_can_be_shown_and_assigned_from_the_command_line(
     with db.transaction() as session:
         resolve(session, alert_id, by="maria")
     again = runner.invoke(app, ["alerts", "assign", str(alert_id), "--to", "erik", "-c", config])
-    assert isinstance(again.exception, SocialCrmError) and "cannot be assigned" in str(
+    assert isinstance(again.exception, InvalidTransition) and "cannot be assigned" in str(
         again.exception
     )
     (reopened,) = ingest_and_escalate(
@@ -211,7 +219,6 @@ def test_alerts_can_be_shown_and_assigned_from_the_command_line(
 
 
 def test_alert_read_models_hold_plain_values_usable_after_the_session(db: Database) -> None:
-    from social_crm.alerts import queries
 
     (first,) = ingest_and_escalate(db, mention("t3_a", text=ANGRY))
     with db.transaction() as session:
@@ -222,10 +229,10 @@ def test_alert_read_models_hold_plain_values_usable_after_the_session(db: Databa
         mention("t1_c", parent="t3_a", thread="t3_a", author="lisa", text=ANGRY),
     )
     with db.transaction() as session:
-        listed = queries.list_alerts(session, status="open")
-        detail = queries.get_alert(session, second)
-        with pytest.raises(NotFoundError, match="no alert with id 999"):
-            queries.get_alert(session, 999)
+        listed = service.list_alerts(session, status="open")
+        detail = service.get_alert(session, second)
+        with pytest.raises(NotFound, match="no alert with id 999"):
+            service.get_alert(session, 999)
     # The session is gone: everything below reads plain values, nothing loads lazily.
     assert [alert.id for alert in listed] == [second]
     summary = detail.summary

@@ -17,12 +17,12 @@ from connectors.base import Author, Batch, Mention
 from social_crm.ambassadors import scoring
 from social_crm.ambassadors.models import AmbassadorScore
 from social_crm.ambassadors.report import ambassador_rows
-from social_crm.ambassadors.scoring import CustomerFacts, Opinion, ReviewError, decay, score_author
+from social_crm.ambassadors.scoring import CustomerFacts, Opinion, decay, score_author
 from social_crm.cli import app
 from social_crm.config import AmbassadorsConfig, AmbassadorWeights
 from social_crm.customers.models import Customer
 from social_crm.db import Database
-from social_crm.errors import NotFoundError
+from social_crm.errors import InvalidTransition, NotFound
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
@@ -330,7 +330,7 @@ def test_review_workflow_approve_reject_and_opt_out(db: Database) -> None:
         listed = {e.score.author.handle: e.review_status for e in scoring.entries(session)}
         assert listed["fan"] == "approved" and listed["once"] == "rejected"
         assert "fan" not in handles(scoring.entries(session, pending_above=0.0))
-        with pytest.raises(NotFoundError, match="no author 'nobody'"):
+        with pytest.raises(NotFound, match="no author 'nobody'"):
             scoring.review(session, "nobody", status="approved", by="maria")
     with db.transaction() as session:
         scoring.review(session, "@fan@mastodon.nl", status="opted_out", by="maria")
@@ -339,7 +339,7 @@ def test_review_workflow_approve_reject_and_opt_out(db: Database) -> None:
         shown = handles(scoring.entries(session))
         # Opting out on one account hides the person's other accounts too, for good.
         assert "fan" not in shown and "fan@mastodon.nl" not in shown and "once" in shown
-        with pytest.raises(ReviewError, match="opted out"):
+        with pytest.raises(InvalidTransition, match="opted out"):
             scoring.review(session, "fan", status="approved", by="maria")
 
 

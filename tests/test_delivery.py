@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import socket
 import subprocess
@@ -16,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from social_crm.alerts.escalation import Routing
+from social_crm.alerts.notifications import compose
 from social_crm.config import (
     AlertsConfig,
     AppriseChannel,
@@ -27,6 +30,7 @@ from social_crm.db import Database
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import build_notifiers, verify_signature
 from social_crm.delivery.channels.signing import sign
+from social_crm.delivery.messages import AlertMessage, DigestItem, DigestMessage
 from social_crm.delivery.models import Delivery
 from social_crm.delivery.outbox import channel_report, claim_next, deliver_due
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
@@ -77,7 +81,7 @@ def test_email_and_webhook_carry_the_alert_a_stable_key_and_a_valid_signature(
     config = policy(smtp, webhook)
     store(db, (post("t3_a", text="Brewly broke again. Ünïcode ☕ and a <b>tag</b>"), ANGRY))
     (alert,) = escalate(db, routing=ROUTING)
-    assert deliver_due(db, build_notifiers(config.channels), config) == (2, 0)
+    assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (2, 0)
 
     (email,) = smtp.messages
     assert email["Subject"] == "[social-crm] Brewly: negative reddit mention by erik [medium]"
@@ -130,11 +134,13 @@ def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(
     store(db, (post("t3_a"), ANGRY), (post("t3_b", author="ann"), ANGRY))
     escalate(db, routing=ROUTING)
     # Both emails go out; the webhook fails once and its other row waits for the next pass.
-    assert deliver_due(db, notifiers, config) == (2, 1)
-    assert deliver_due(db, notifiers, config) == (0, 1)
-    assert deliver_due(db, notifiers, config) == (0, 0)  # both backing off
+    assert deliver_due(db, notifiers, config, compose=compose) == (2, 1)
+    assert deliver_due(db, notifiers, config, compose=compose) == (0, 1)
+    assert deliver_due(db, notifiers, config, compose=compose) == (0, 0)  # both backing off
     webhook.status = 200
-    assert deliver_due(db, notifiers, config, now=utcnow() + timedelta(hours=1)) == (2, 0)
+    assert deliver_due(
+        db, notifiers, config, now=utcnow() + timedelta(hours=1), compose=compose
+    ) == (2, 0)
     first_keys = [r.header("Idempotency-Key") for r in webhook.requests]
     assert sorted(first_keys[:2]) == sorted(first_keys[2:])  # retries repeat their keys
 
@@ -142,7 +148,9 @@ def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(
     store(db, (post("t3_c", author="bob"), ANGRY), (post("t3_d", author="kim"), ANGRY))
     escalate(db, routing=ROUTING)
     for hours in range(2, 12):
-        deliver_due(db, notifiers, config, now=utcnow() + timedelta(hours=hours * 2))
+        deliver_due(
+            db, notifiers, config, now=utcnow() + timedelta(hours=hours * 2), compose=compose
+        )
     with db.transaction() as session:
         rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
         outcome = Counter((row.channel, row.status) for row in rows)
@@ -175,7 +183,7 @@ def test_a_channel_that_times_out_costs_the_others_one_timeout_per_pass(
         store(db, *[(post(f"t3_{n}", author=f"user{n}"), ANGRY) for n in range(5)])
         escalate(db, routing=Routing.single(["pager", "chat"]))
         started = time.monotonic()
-        assert deliver_due(db, build_notifiers(config.channels), config) == (5, 1)
+        assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (5, 1)
         assert time.monotonic() - started < 2.4  # one timeout (0.5 s), not five
     assert len(webhook.payloads) == 5
     with db.transaction() as session:
@@ -196,7 +204,7 @@ def test_status_shows_each_channel_with_its_last_error(
     webhook.status = 502
     store(db, (post("t3_a"), ANGRY))
     escalate(db, routing=ROUTING)
-    deliver_due(db, build_notifiers(config.channels), config)
+    deliver_due(db, build_notifiers(config.channels), config, compose=compose)
     path = write_config(
         database={"url": db.url},
         alerts={
@@ -228,14 +236,16 @@ def test_a_send_interrupted_by_a_crash_is_sent_again_with_the_same_key(
     notifiers = build_notifiers(config.channels)
     store(db, (post("t3_a"), ANGRY))
     escalate(db, routing=Routing.single(["chat"]))
-    claim = claim_next(db, config)
+    claim = claim_next(db, config, compose=compose)
     assert claim and claim is not True
     notifiers["chat"].send(claim.message)  # sent, then the process dies before recording it
     with db.transaction() as session:
         row = session.scalars(select(Delivery)).one()
         assert (row.status, row.attempts) == ("sending", 1)
-    assert deliver_due(db, notifiers, config) == (0, 0)  # the lease still holds
-    assert deliver_due(db, notifiers, config, now=utcnow() + timedelta(seconds=61)) == (1, 0)
+    assert deliver_due(db, notifiers, config, compose=compose) == (0, 0)  # the lease still holds
+    assert deliver_due(
+        db, notifiers, config, now=utcnow() + timedelta(seconds=61), compose=compose
+    ) == (1, 0)
     keys = [r.header("Idempotency-Key") for r in webhook.requests]
     assert len(keys) == 2 and len(set(keys)) == 1  # one duplicate, which the key identifies
     with db.transaction() as session:
@@ -256,7 +266,9 @@ def test_several_daemons_never_send_the_same_row(pg_url: str) -> None:
         notifiers = build_notifiers(config.channels)
         results: list[tuple[int, int]] = []
         workers = [
-            threading.Thread(target=lambda: results.append(deliver_due(db, notifiers, config)))
+            threading.Thread(
+                target=lambda: results.append(deliver_due(db, notifiers, config, compose=compose))
+            )
             for _ in range(4)
         ]
         for worker in workers:
@@ -278,13 +290,15 @@ def test_quiet_hours_hold_non_urgent_deliveries_until_morning(
     store(db, (post("t3_a"), ANGRY), (post("t3_b", author="vip", followers=50_000), ANGRY))
     escalate(db, routing=Routing.single(["chat"]))
     night = datetime(2026, 11, 2, 23, 0, tzinfo=UTC)
-    assert deliver_due(db, notifiers, config, now=night) == (1, 0)
+    assert deliver_due(db, notifiers, config, now=night, compose=compose) == (1, 0)
     assert webhook.payloads[0]["alert"]["severity"] == "high"
     with db.transaction() as session:
         held = session.scalars(select(Delivery).where(Delivery.status == "pending")).one()
         assert held.next_attempt_at == datetime(2026, 11, 3, 7, 0, tzinfo=UTC)
         assert held.attempts == 0
-    assert deliver_due(db, notifiers, config, now=night + timedelta(hours=8, minutes=1)) == (1, 0)
+    assert deliver_due(
+        db, notifiers, config, now=night + timedelta(hours=8, minutes=1), compose=compose
+    ) == (1, 0)
 
 
 def test_a_digest_arrives_as_one_message_listing_its_alerts(
@@ -297,11 +311,13 @@ def test_a_digest_arrives_as_one_message_listing_its_alerts(
     routing = Routing(levels=(("team", "chat"),), digest_at_most="low")
     store(db, (post("t3_a", author="a"), UNSURE), (post("t3_b", author="b"), UNSURE))
     escalate(db, routing=routing)
-    assert deliver_due(db, build_notifiers(config.channels), config) == (0, 0)
+    assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (0, 0)
     later = utcnow() + timedelta(hours=1, minutes=1)
     with db.transaction() as session:
         assert len(digests.build_digests(session, DigestConfig(), now=later)) == 2
-    assert deliver_due(db, build_notifiers(config.channels), config, now=later) == (2, 0)
+    assert deliver_due(
+        db, build_notifiers(config.channels), config, now=later, compose=compose
+    ) == (2, 0)
     (payload,) = webhook.payloads
     assert payload["event"] == "digest" and len(payload["alerts"]) == 2
     assert {item["severity"] for item in payload["alerts"]} == {"low"}
@@ -326,7 +342,7 @@ def test_apprise_delivers_to_json_and_email_services_and_reports_failures(
     notifiers = build_notifiers(config.channels)
     store(db, (post("t3_a", text="Broken *again* @everyone"), ANGRY))
     escalate(db, routing=Routing.single(["hook", "mail"]))
-    assert deliver_due(db, notifiers, config) == (2, 0)
+    assert deliver_due(db, notifiers, config, compose=compose) == (2, 0)
     (payload,) = webhook.payloads
     # Markdown escaped (json:// shows it as it is; `format: text` suits such services).
     assert payload["title"].startswith(r"\[social-crm\] Brewly: negative reddit mention by erik")
@@ -336,7 +352,7 @@ def test_apprise_delivers_to_json_and_email_services_and_reports_failures(
     webhook.status = 500
     store(db, (post("t3_b", author="ann"), ANGRY))
     escalate(db, routing=Routing.single(["hook"]))
-    assert deliver_due(db, notifiers, config) == (0, 1)
+    assert deliver_due(db, notifiers, config, compose=compose) == (0, 1)
     with db.transaction() as session:
         row = session.scalars(select(Delivery).where(Delivery.status == "pending")).one()
         assert (row.last_error or "").startswith("apprise json:// failed:")
@@ -361,8 +377,85 @@ def test_a_notifier_bug_is_recorded_as_a_failure_not_a_stuck_row(db: Database) -
 
     store(db, (post("t3_a"), ANGRY))
     escalate(db, routing=Routing.single(["chat"]))
-    assert deliver_due(db, {"chat": Broken()}, AlertsConfig()) == (0, 1)
+    assert deliver_due(db, {"chat": Broken()}, AlertsConfig(), compose=compose) == (0, 1)
     with db.transaction() as session:
         row = session.scalars(select(Delivery)).one()
         assert row.status == "pending" and "KeyError" in (row.last_error or "")
     assert issubclass(DeliveryError, Exception)
+
+
+# -- what messages say: the alert's name and, when configured, its web page ----------------------
+
+
+def test_messages_name_the_alert_and_link_to_the_web_interface_when_it_is_configured(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    config = policy(smtp, webhook)
+    notifiers = build_notifiers(config.channels)
+    store(db, (post("t3_a", author="anna"), ANGRY))
+    (linked,) = escalate(db, routing=ROUTING)
+    with_web = functools.partial(compose, base_url="https://crm.brewly.example")
+    assert deliver_due(db, notifiers, config, compose=with_web) == (2, 0)
+    store(db, (post("t3_b", author="bob"), ANGRY))
+    (plain,) = escalate(db, routing=ROUTING)
+    assert deliver_due(db, notifiers, config, compose=compose) == (2, 0)
+
+    first, second = (
+        m.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n") for m in smtp.messages
+    )
+    page = f"https://crm.brewly.example/alerts/{linked.id}"
+    assert f"Alert #{linked.id}\nOpen: {page}\n" in first
+    assert f"Alert #{plain.id}\n" in second and "Open:" not in second
+    for body in (first, second):
+        assert "social-crm " not in body  # no command to type
+    first_json, second_json = (payload["alert"] for payload in webhook.payloads)
+    assert first_json["alert_url"] == page and second_json["alert_url"] == ""
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_alert_digest_and_health_messages_render_their_links_in_every_format(fmt: str) -> None:
+    common = {
+        "brand": "Brewly",
+        "status": "open",
+        "reason": "reddit/Brewly:search found nothing for 24 hours",
+        "network": "",
+        "url": "",
+        "author": "",
+        "customer": None,
+        "customer_tier": None,
+        "text": "",
+        "sentiment": "",
+        "confidence": 0.0,
+        "opened_at": "2026-11-02T12:00:00+00:00",
+    }
+    health = AlertMessage(
+        alert_id=7,
+        kind="health",
+        alert_url="https://crm.example/alerts/7",
+        status_url="https://crm.example/status",
+        **common,  # type: ignore[arg-type]
+    )
+    item = DigestItem(7, "low", "subject", "", "text", 1, "2026-11-02T12:00:00+00:00")
+    digest = DigestMessage(channel="team", period="20261102T1300Z", items=(item,))
+    linked_digest = DigestMessage(
+        channel="team",
+        period="20261102T1300Z",
+        items=(dataclasses.replace(item, alert_url="https://crm.example/alerts/7"),),
+        alerts_url="https://crm.example/alerts?status=open",
+    )
+    _, with_links = health.render(fmt)  # type: ignore[arg-type]
+    _, without = dataclasses.replace(health, alert_url="", status_url="").render(fmt)  # type: ignore[arg-type]
+    _, digest_with = linked_digest.render(fmt)  # type: ignore[arg-type]
+    _, digest_without = digest.render(fmt)  # type: ignore[arg-type]
+    for url in ("https://crm.example/alerts/7", "https://crm.example/status"):
+        assert url in with_links and url not in without
+    assert "https://crm.example/alerts?status=open" in digest_with
+    assert "https://crm.example" not in digest_without
+    for body in (with_links, without, digest_with, digest_without):
+        assert "7" in body and "social-crm " not in body
+    if fmt == "text":
+        assert "Alert #7\nOpen: https://crm.example/alerts/7\n" in with_links
+        assert "Status: https://crm.example/status" in with_links
+        assert "Open: https://crm.example/alerts?status=open" in digest_with
+    if fmt == "html":
+        assert '<a href="https://crm.example/alerts/7">' in with_links

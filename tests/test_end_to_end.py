@@ -84,6 +84,7 @@ def world(tmp_path: Path, write_config: Callable[..., Path], db_url: str) -> Ite
                     {"type": "webhook", "name": "chat", "url": webhook.url},
                 ]
             },
+            web={"base_url": "https://crm.brewly.example/"},
             scheduler={
                 "process_interval_seconds": 0.5,
                 "deliver_interval_seconds": 0.5,
@@ -155,6 +156,12 @@ def test_posts_become_classified_linked_mentions_one_alert_and_a_ranking(world: 
     assert len(world.webhook.payloads) == 1
     assert "Gus Grant (vip)" in world.smtp.messages[0]["Subject"]
     alert = world.webhook.payloads[0]["alert"]
+    # The message names the alert and links to it in the web interface, no commands.
+    body = world.smtp.messages[0].get_payload(decode=True).decode("utf-8")
+    page = f"https://crm.brewly.example/alerts/{alert['alert_id']}"
+    assert f"Alert #{alert['alert_id']}" in body and f"Open: {page}" in body
+    assert "social-crm " not in body.replace("[social-crm]", "")
+    assert alert["alert_url"] == page
     assert (
         alert["customer"] == "Gus Grant"
         and alert["url"].endswith(

@@ -6,21 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from connectors.base import Author, Batch, Mention
-from social_crm.alerts.escalation import (
-    Routing,
-    acknowledge,
-    assign,
-    check_levels,
-    check_sla,
-    escalate_pending,
-    get_alert,
-    list_alerts,
-    resolve,
-)
+from social_crm.alerts.enums import AlertStatus
+from social_crm.alerts.escalation import Routing, check_levels, escalate_pending
+from social_crm.alerts.lifecycle import acknowledge, assign, can_move, resolve
 from social_crm.alerts.models import Alert
+from social_crm.alerts.notifications import alert_message
 from social_crm.alerts.rules import Facts, first_match, keyword_pattern
+from social_crm.alerts.sla import check_sla
 from social_crm.config import (
     AlertsConfig,
     DigestConfig,
@@ -32,10 +27,10 @@ from social_crm.config import (
 )
 from social_crm.customers.models import Customer
 from social_crm.db import Database
-from social_crm.delivery import digests
-from social_crm.delivery.messages import AlertMessage
+from social_crm.db.base import utcnow
+from social_crm.delivery import digests, quiet_hours
 from social_crm.delivery.models import Delivery
-from social_crm.errors import ConfigError, SocialCrmError
+from social_crm.errors import ConfigError, InvalidTransition
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
@@ -124,8 +119,20 @@ def escalate(
 
 
 def alerts(db: Database) -> list[Alert]:
+    """Every stored alert, newest first, with its mentions, authors and deliveries loaded."""
     with db.transaction() as session:
-        return list_alerts(session)
+        return list(
+            session.scalars(
+                select(Alert)
+                .options(
+                    joinedload(Alert.first_mention).joinedload(MentionRecord.author),
+                    joinedload(Alert.first_mention).joinedload(MentionRecord.sentiment),
+                    joinedload(Alert.last_mention).joinedload(MentionRecord.author),
+                    joinedload(Alert.deliveries),
+                )
+                .order_by(Alert.id.desc())
+            ).unique()
+        )
 
 
 def facts(**overrides: object) -> Facts:
@@ -325,14 +332,14 @@ def test_a_resolved_conversation_opens_a_new_alert_and_keeps_the_old_one(db: Dat
         "resolved_at": old.resolved_at.isoformat(),
     }
     with db.transaction() as session:
-        message = AlertMessage.from_alert(get_alert(session, new.id))
+        message = alert_message(session.get(Alert, new.id))
     note = f"alert {old.id}, resolved by maria at {old.resolved_at.isoformat()}"
     assert f"Reopens:  {note}" in message.body()
     assert (message.as_json()["alert"]["reopens"], message.reopens_note) == (
         old.id,
         note.split(", ", 1)[1],
     )
-    with db.transaction() as session, pytest.raises(SocialCrmError, match="cannot be assigned"):
+    with db.transaction() as session, pytest.raises(InvalidTransition, match="cannot be assigned"):
         assign(session, first.id, to="erik")
 
 
@@ -455,11 +462,11 @@ def test_digest_periods_and_quiet_hours_follow_the_local_clock() -> None:
     quiet = QuietHours(start="22:00", end="07:00", timezone="Europe/Amsterdam", hold_below="high")
     night = datetime(2026, 11, 2, 22, 30, tzinfo=UTC)  # 23:30 local
     morning = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)  # 07:00 local
-    assert digests.held_until(quiet, "medium", night) == morning
-    assert digests.held_until(quiet, None, night) == morning  # digests wait too
-    assert digests.held_until(quiet, "high", night) is None
-    assert digests.held_until(quiet, "low", datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) is None
-    assert digests.held_until(quiet, "low", datetime(2026, 11, 3, 5, 0, tzinfo=UTC)) == morning
+    assert quiet_hours.held_until(quiet, "medium", night) == morning
+    assert quiet_hours.held_until(quiet, None, night) == morning  # digests wait too
+    assert quiet_hours.held_until(quiet, "high", night) is None
+    assert quiet_hours.held_until(quiet, "low", datetime(2026, 11, 2, 12, 0, tzinfo=UTC)) is None
+    assert quiet_hours.held_until(quiet, "low", datetime(2026, 11, 3, 5, 0, tzinfo=UTC)) == morning
 
 
 def test_the_daemon_settings_build_levels_and_digest_from_configuration(make_settings) -> None:
@@ -480,3 +487,47 @@ def test_the_daemon_settings_build_levels_and_digest_from_configuration(make_set
     assert settings.escalation.sla_minutes.of("low") is None
     assert AlertsConfig().digest is not None  # low alerts go to an hourly digest by default
     assert BRAND["name"] == "Brewly"
+
+
+# -- the lifecycle: one transition table -------------------------------------------------------
+
+
+def test_the_transition_table_is_the_alert_lifecycle() -> None:
+    assert can_move("open", AlertStatus.ACKNOWLEDGED) and can_move("open", AlertStatus.RESOLVED)
+    assert can_move("acknowledged", AlertStatus.RESOLVED)
+    assert not can_move("acknowledged", AlertStatus.OPEN)
+    assert not any(can_move("resolved", target) for target in AlertStatus)  # final
+
+
+def test_resolving_drops_the_alerts_rows_waiting_for_a_digest_but_not_sent_ones(
+    db: Database,
+) -> None:
+    routing = Routing(levels=(("chat", "team"),), digest_at_most="low")
+    store(db, (post("t3_a", author="a"), UNSURE), (post("t3_b", author="b"), UNSURE))
+    first, second = escalate(db, routing=routing)
+    with db.transaction() as session:
+        session.execute(Delivery.__table__.update().values(created_at=T0))
+        digests.build_digests(session, DigestConfig(), now=T0 + timedelta(hours=1))
+    with db.transaction() as session:
+        resolve(session, first.id, by="maria")
+        resolve(session, second.id, by="maria")
+        with pytest.raises(InvalidTransition, match="already resolved"):
+            resolve(session, second.id, by="maria")
+        statuses = dict(
+            session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.alert_id.is_not(None))
+                .group_by(Delivery.status)
+            ).all()
+        )
+    assert statuses == {"digested": 4}  # already in a digest: left as it was
+
+    store(db, (post("t3_d", author="d"), UNSURE))
+    (third,) = escalate(db, routing=routing)
+    with db.transaction() as session:
+        resolve(session, third.id, by="maria")
+        rows = session.scalars(select(Delivery).where(Delivery.alert_id == third.id)).all()
+        assert [row.status for row in rows] == ["skipped", "skipped"]
+        assert (
+            digests.build_digests(session, DigestConfig(), now=utcnow() + timedelta(days=1)) == []
+        )

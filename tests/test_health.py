@@ -15,8 +15,7 @@ from sqlalchemy import func, select
 from connectors.base import Source
 from connectors.errors import AuthenticationError, RateLimitedError, TransientConnectorError
 from connectors.registry import known_connectors
-from social_crm.alerts import health
-from social_crm.alerts.escalation import list_alerts
+from social_crm.alerts import health, service
 from social_crm.config import Settings, load_config
 from social_crm.daemon import Daemon
 from social_crm.db.base import utcnow
@@ -170,7 +169,7 @@ def test_a_silent_source_raises_one_alert_and_recovery_resolves_it(make_settings
     recovered = [r for r in caplog.records if "receiving mentions again" in r.getMessage()]
     assert len(recovered) == 1  # logged once, not on every poll that finds something
     with daemon.db.transaction() as session:
-        (alert,) = list_alerts(session)
+        (alert,) = service.list_alerts(session)
         assert alert.kind == "health" and alert.status == "resolved"
         assert health.report(session)[0].state == "ok"
     daemon.close()

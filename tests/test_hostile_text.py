@@ -12,7 +12,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from social_crm.alerts.escalation import Routing, resolve
+from social_crm.alerts.escalation import Routing
+from social_crm.alerts.lifecycle import resolve
+from social_crm.alerts.notifications import compose
 from social_crm.config import AlertsConfig, AppriseChannel, EmailChannel, WebhookChannel
 from social_crm.customers.models import Customer
 from social_crm.db import Database
@@ -180,7 +182,10 @@ def test_hostile_text_is_inert_on_every_channel(
             author = session.scalars(select(AuthorRecord).where(AuthorRecord.handle == handle))
             author.one().customer_id = row.id
     (alert,) = escalate(db, routing=Routing.single([c.name for c in channels]))
-    assert deliver_due(db, build_notifiers(config.channels), config) == (len(channels), 0)
+    assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (
+        len(channels),
+        0,
+    )
     with db.transaction() as session:
         resolve(session, alert.id, by="test")  # the next payload's author starts afresh
 
@@ -217,7 +222,8 @@ def test_hostile_text_is_inert_on_every_channel(
 
 @pytest.mark.parametrize("payload", list(PAYLOADS))
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
-def test_every_format_renders_hostile_text_inert(payload: str, fmt: str) -> None:
+@pytest.mark.parametrize("page", ["", "https://crm.brewly.example/alerts/1"])
+def test_every_format_renders_hostile_text_inert(payload: str, fmt: str, page: str) -> None:
     text, handle, customer = PAYLOADS[payload]
     message = AlertMessage(
         alert_id=1,
@@ -234,8 +240,11 @@ def test_every_format_renders_hostile_text_inert(payload: str, fmt: str) -> None
         sentiment="negative",
         confidence=0.9,
         opened_at="2026-11-02T12:00:00+00:00",
+        alert_url=page,
     )
     subject, body = message.render(fmt)  # type: ignore[arg-type]
+    assert "social-crm " not in body  # the alert is named, no command spelled out
+    assert "Alert #1" in body and ("Open:" in body) == bool(page)
     assert "\n" not in subject and "\r" not in subject
     assert_inert(f"{fmt} subject", subject)
     assert_inert(f"{fmt} body", body)
@@ -244,6 +253,7 @@ def test_every_format_renders_hostile_text_inert(payload: str, fmt: str) -> None
         assert body.count("<pre>") == 1
     if fmt == "markdown":
         rest = outside_code(body).replace("<https://www.reddit.com/t3_a>", "")
+        rest = rest.replace(f"<{page}>", "") if page else rest
         assert "click me" not in rest and not re.search(r"(?<!\\)[<*\[]", rest.replace("**", ""))
 
 

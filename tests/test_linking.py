@@ -14,10 +14,10 @@ from social_crm.cli import app
 from social_crm.config import LinkingConfig
 from social_crm.customers import linking
 from social_crm.customers.importer import import_customers
-from social_crm.customers.linking import LinkingError, customers_changed, link_authors
+from social_crm.customers.linking import customers_changed, link_authors
 from social_crm.customers.models import LinkSuggestion
 from social_crm.db import Database
-from social_crm.errors import NotFoundError
+from social_crm.errors import InvalidTransition, NotFound
 from social_crm.mentions.models import AuthorRecord
 
 CRM = """id,name,email,tier,status,website,reddit,mastodon
@@ -235,9 +235,9 @@ def test_rivals_wait_for_a_person_who_confirms_one_and_settles_the_others(
         ("C-1", "superseded"),
         ("C-5", "confirmed"),
     }
-    with crm.transaction() as session, pytest.raises(LinkingError, match="already linked"):
+    with crm.transaction() as session, pytest.raises(InvalidTransition, match="already linked"):
         linking.confirm(session, chosen.id, by="maria")
-    with crm.transaction() as session, pytest.raises(NotFoundError, match="no link suggestion"):
+    with crm.transaction() as session, pytest.raises(NotFound, match="no link suggestion"):
         linking.confirm(session, 999, by="maria")
 
 
@@ -266,7 +266,7 @@ def test_rejected_and_unlinked_pairs_are_never_linked_again(crm: Database) -> No
     assert run(crm) == 0  # ...but this pair stays apart
     assert link_of(crm, "reddit", "espresso_erik") == (None, None, [])
     assert suggestions(crm)[1] == ("espresso_erik", "C-2", "unlinked", 1.0)
-    with crm.transaction() as session, pytest.raises(LinkingError, match="not linked"):
+    with crm.transaction() as session, pytest.raises(InvalidTransition, match="not linked"):
         linking.unlink(session, "reddit", "espresso_erik", by="maria")
     with crm.transaction() as session:  # a person may still link them again, on purpose
         memory = session.scalars(
@@ -335,7 +335,7 @@ def test_the_links_commands(crm: Database, db_url: str, write_config, monkeypatc
     assert "unlinked from Erik Jansen" in unlink.stdout
     assert "no suggestions waiting" in runner.invoke(app, ["links", "review", "-c", config]).stdout
     missing = runner.invoke(app, ["links", "reject", "999", "-c", config])
-    assert isinstance(missing.exception, NotFoundError)
+    assert isinstance(missing.exception, NotFound)
 
 
 def _pending(db: Database) -> list[linking.SuggestionView]:

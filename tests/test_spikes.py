@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from social_crm.alerts.escalation import Routing, resolve
+from social_crm.alerts.escalation import Routing
+from social_crm.alerts.lifecycle import resolve
+from social_crm.alerts.notifications import alert_message
 from social_crm.alerts.spikes import baseline_offsets, check_spikes, measure
 from social_crm.config import EscalationConfig, SpikesConfig
 from social_crm.db import Database
-from social_crm.delivery.messages import AlertMessage
 
 from .test_escalation_rules import ANGRY, HAPPY, T0, alerts, escalate, post, store
 
@@ -87,7 +88,7 @@ def test_a_burst_of_negative_mentions_raises_one_crisis_alert_with_the_top_posts
     assert [post["reach"] for post in crisis.details["top"]] == [29, 28, 27, 26, 25]  # type: ignore[index]
     assert [(d.channel, d.status) for d in crisis.deliveries] == [("chat", "pending")]
 
-    subject, body = AlertMessage.from_alert(crisis).render("text")
+    subject, body = alert_message(crisis).render("text")
     assert subject.startswith("[social-crm] CRISIS Brewly: 30 negative mentions")
     assert "Top 1:    angry29 (reach 29)" in body and "Brewly broke, refund now #29" in body
 

@@ -15,7 +15,7 @@ from social_crm.cli import app
 from social_crm.customers.importer import import_customers
 from social_crm.customers.timeline import customer_timeline
 from social_crm.db import Database
-from social_crm.errors import NotFoundError
+from social_crm.errors import NotFound
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import MentionRecord, SentimentRecord
 
@@ -101,7 +101,7 @@ def test_the_timeline_shows_every_network_and_alert_newest_first(db: Database, s
         assert counts[-3] == (1, 0, 0)  # 20 days ago
         assert counts[0] == (1, 0, 0)  # 50 days ago, the oldest week shown
         assert seen.sparkline[-1] == "▁" and seen.sparkline[-3] == "█" and "·" in seen.sparkline
-        with pytest.raises(NotFoundError, match="no customer with id 'C-9'"):
+        with pytest.raises(NotFound, match="no customer with id 'C-9'"):
             customer_timeline(session, "C-9")
 
 

@@ -1,4 +1,4 @@
-"""Mentions become alerts: rules, one alert per conversation, lifecycle, SLA re-escalation.
+"""Mentions become alerts: rules, routing to levels and digests, one alert per conversation.
 
 - **Rules** (:mod:`social_crm.alerts.rules`): the first matching rule sets the alert's severity and
   the escalation level it starts at; a mention that matches no rule raises nothing.
@@ -13,16 +13,12 @@
   (and for one window after the last check that saw it), the brand's medium and low
   mentions of that time are counted in the crisis alert instead of opening their own;
   high and critical ones still open theirs.
-- **Lifecycle**: open -> acknowledged -> resolved, each step with who and when; an alert
-  can be assigned to someone at any point before it is resolved. A negative mention in a
-  resolved conversation reopens it as a NEW alert (the old one keeps its history; the new
-  one names it in ``details.reopens``, with who resolved it and when).
-- **Levels and SLA**: ``alerts.levels`` lists the channels of each escalation level
-  (default: one level with every channel). An alert notifies its start level's channels
-  (and every lower level's) at once; if it is still open (not acknowledged) when its
-  severity's SLA (``escalation.sla_minutes``) runs out, :func:`check_sla` queues it for
-  the next level's channels, once per level, and restarts the clock, until the last level.
-  During quiet hours that hold the alert's severity, the clock starts again when they end.
+- **Reopening**: a negative mention in a resolved conversation opens a NEW alert (see
+  :mod:`social_crm.alerts.lifecycle`; the old one keeps its history, the new one names it
+  in ``details.reopens``, with who resolved it and when).
+- **Levels**: ``alerts.levels`` lists the channels of each escalation level (default: one
+  level with every channel). An alert notifies its start level's channels (and every lower
+  level's) at once; :mod:`social_crm.alerts.sla` moves it on when nobody acknowledges it.
 """
 
 from __future__ import annotations
@@ -38,24 +34,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from social_crm.alerts.enums import AlertKind, AlertStatus
 from social_crm.alerts.models import Alert
 from social_crm.alerts.rules import Facts, first_match
-from social_crm.config import (
-    AlertsConfig,
-    EscalationConfig,
-    EscalationRule,
-    QuietHours,
-    SpikesConfig,
-    severity_rank,
-)
+from social_crm.config import AlertsConfig, EscalationConfig, EscalationRule, SpikesConfig
 from social_crm.db.base import utcnow
+from social_crm.delivery.enums import DeliveryKind, DeliveryStatus
 from social_crm.delivery.models import Delivery
-from social_crm.errors import ConfigError, NotFoundError, SocialCrmError
+from social_crm.errors import ConfigError
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
+from social_crm.severity import Severity
 
 LOGGER = logging.getLogger(__name__)
 
-OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 KEY_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -64,7 +55,7 @@ class Routing:
     """Which channels each escalation level notifies, and which severities wait for a digest."""
 
     levels: tuple[tuple[str, ...], ...]
-    digest_at_most: str | None = None  # severities up to this one go to the digest
+    digest_at_most: Severity | None = None  # severities up to this one go to the digest
 
     @classmethod
     def single(cls, channels: Sequence[str]) -> Routing:
@@ -82,8 +73,9 @@ class Routing:
 
     def wants_digest(self, severity: str) -> bool:
         """True when alerts of ``severity`` wait for the digest instead of going out at once."""
-        return self.digest_at_most is not None and severity_rank(severity) <= severity_rank(
-            self.digest_at_most
+        return (
+            self.digest_at_most is not None
+            and Severity(severity).rank <= Severity(self.digest_at_most).rank
         )
 
 
@@ -181,7 +173,7 @@ def _escalate(
     sentiment = mention.sentiment
     assert sentiment is not None
     fields: dict[str, Any] = {
-        "kind": "mention",
+        "kind": AlertKind.MENTION,
         "key": key,
         "brand": mention.brand,
         "reason": (
@@ -218,7 +210,7 @@ def _reopens(session: Session, key: str) -> dict[str, Any] | None:
     """What a new alert in a conversation whose last alert was resolved says about that one."""
     previous = session.scalar(
         select(Alert)
-        .where(Alert.thread_key == key, Alert.status == RESOLVED)
+        .where(Alert.thread_key == key, Alert.status == AlertStatus.RESOLVED)
         .order_by(Alert.id.desc())
         .limit(1)
     )
@@ -241,8 +233,8 @@ def _author_alert(
     return session.scalar(
         select(Alert)
         .where(
-            Alert.kind == "mention",
-            Alert.status != RESOLVED,
+            Alert.kind == AlertKind.MENTION,
+            Alert.status != AlertStatus.RESOLVED,
             Alert.author_id == mention.author_id,
             Alert.brand == mention.brand,
             Alert.last_mention_at >= since,
@@ -254,11 +246,15 @@ def _author_alert(
 
 def _crisis_alert(session: Session, mention: MentionRecord, rule: EscalationRule) -> Alert | None:
     """The brand's unresolved crisis alert, which gathers its medium and low mentions."""
-    if severity_rank(rule.severity) >= severity_rank("high"):
+    if Severity(rule.severity).rank >= Severity.HIGH.rank:
         return None
     crisis = session.scalar(
         select(Alert)
-        .where(Alert.kind == "crisis", Alert.status != RESOLVED, Alert.brand == mention.brand)
+        .where(
+            Alert.kind == AlertKind.CRISIS,
+            Alert.status != AlertStatus.RESOLVED,
+            Alert.brand == mention.brand,
+        )
         .order_by(Alert.id.desc())
         .limit(1)
     )
@@ -280,12 +276,15 @@ def _add_mention(
     now: datetime,
 ) -> None:
     """Count the mention in the alert; a more severe rule raises the alert's severity."""
-    if alert.kind == "crisis" and mention.created_at <= alert.opened_at:
+    if alert.kind == AlertKind.CRISIS and mention.created_at <= alert.opened_at:
         return  # counted when the crisis was measured
     alert.mention_count += 1
     if alert.last_mention_at is None or mention.created_at >= alert.last_mention_at:
         alert.last_mention, alert.last_mention_at = mention, mention.created_at
-    if alert.kind != "mention" or severity_rank(rule.severity) <= severity_rank(alert.severity):
+    if (
+        alert.kind != AlertKind.MENTION
+        or Severity(rule.severity).rank <= Severity(alert.severity).rank
+    ):
         return
     LOGGER.info(
         "alert %d raised from %s to %s by rule %s",
@@ -295,21 +294,21 @@ def _add_mention(
         rule.name,
     )
     alert.severity, alert.rule = rule.severity, rule.name
-    if alert.status != OPEN:
+    if alert.status != AlertStatus.OPEN:
         return  # someone is on it already
     if not routing.wants_digest(rule.severity):
         for delivery in alert.deliveries:
-            if delivery.status == "digest":
-                delivery.status, delivery.next_attempt_at = "pending", now
+            if delivery.status == DeliveryStatus.DIGEST:
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.PENDING, now
     if rule.level > alert.level:
-        _queue(alert, routing, range(alert.level + 1, rule.level + 1), now=now)
+        queue_deliveries(alert, routing, range(alert.level + 1, rule.level + 1), now=now)
         alert.level, alert.escalated_at = rule.level, now
-    due = _sla_due(config.sla_minutes.of(rule.severity), routing, alert.level, now)
+    due = sla_due(config.sla_minutes.of(rule.severity), routing, alert.level, now)
     if due is not None and (alert.sla_due_at is None or due < alert.sla_due_at):
         alert.sla_due_at = due
 
 
-def _sla_due(
+def sla_due(
     minutes: float | None, routing: Routing, level: int, since: datetime
 ) -> datetime | None:
     """When an alert at ``level`` moves on if unacknowledged; None: no SLA or no next level."""
@@ -318,7 +317,7 @@ def _sla_due(
     return since + timedelta(minutes=minutes)
 
 
-def _queue(
+def queue_deliveries(
     alert: Alert, routing: Routing, levels: range, *, now: datetime, digest: bool = False
 ) -> None:
     """Outbox rows for the channels of ``levels``; a channel named twice is sent once."""
@@ -331,11 +330,11 @@ def _queue(
             seen.add(channel)
             alert.deliveries.append(
                 Delivery(
-                    kind="alert",
+                    kind=DeliveryKind.ALERT,
                     channel=channel,
                     level=level,
                     idempotency_key=delivery_key(alert.id, channel, level),
-                    status="digest" if digest else "pending",
+                    status=DeliveryStatus.DIGEST if digest else DeliveryStatus.PENDING,
                     attempts=0,
                     next_attempt_at=now,
                     created_at=now,
@@ -345,19 +344,21 @@ def _queue(
 
 def unresolved(session: Session, key: str) -> Alert | None:
     """The alert of ``key`` that is not resolved yet, if any."""
-    return session.scalar(select(Alert).where(Alert.thread_key == key, Alert.status != RESOLVED))
+    return session.scalar(
+        select(Alert).where(Alert.thread_key == key, Alert.status != AlertStatus.RESOLVED)
+    )
 
 
 def open_alert(
     session: Session,
     *,
-    kind: str,
+    kind: AlertKind,
     key: str,
     brand: str,
     reason: str,
     channels: Sequence[str] | None = None,
     routing: Routing | None = None,
-    severity: str = "medium",
+    severity: Severity = Severity.MEDIUM,
     rule: str | None = None,
     level: int = 0,
     first_mention: MentionRecord | None = None,
@@ -374,7 +375,7 @@ def open_alert(
         kind=kind,
         thread_key=key,
         brand=brand,
-        status=OPEN,
+        status=AlertStatus.OPEN,
         reason=reason,
         severity=severity,
         rule=rule,
@@ -387,144 +388,11 @@ def open_alert(
         author_id=first_mention.author_id if first_mention else None,
         mention_count=mention_count if mention_count is not None else int(bool(first_mention)),
         details=details,
-        sla_due_at=_sla_due(sla_minutes, routing, level, now),
+        sla_due_at=sla_due(sla_minutes, routing, level, now),
     )
     session.add(alert)
     session.flush()  # the id goes into the deliveries' idempotency keys
     digest = level == 0 and routing.wants_digest(severity)
-    _queue(alert, routing, range(0, level + 1), now=now, digest=digest)
+    queue_deliveries(alert, routing, range(0, level + 1), now=now, digest=digest)
     session.flush()
-    return alert
-
-
-def check_sla(
-    session: Session,
-    config: EscalationConfig,
-    routing: Routing,
-    *,
-    quiet: QuietHours | None = None,
-    now: datetime | None = None,
-) -> list[Alert]:
-    """Re-escalate open alerts whose SLA ran out to their next level; returns them.
-
-    An alert whose deliveries are held by the quiet hours (``quiet``) was not seen by
-    anyone yet: its SLA starts again when the quiet hours end, instead of re-escalating to
-    a level that would be held too.
-    """
-    from social_crm.delivery.digests import held_until  # digest builds on this module
-
-    now = now or utcnow()
-    due = session.scalars(
-        select(Alert)
-        .where(Alert.status == OPEN, Alert.sla_due_at.is_not(None), Alert.sla_due_at <= now)
-        .order_by(Alert.sla_due_at)
-        .with_for_update(skip_locked=True)
-    ).all()
-    escalated = []
-    for alert in due:
-        level = alert.level + 1
-        if level >= len(routing.levels):
-            alert.sla_due_at = None  # no level left (levels were shortened since)
-            continue
-        hold = held_until(quiet, alert.severity, now)
-        if hold is not None:
-            alert.sla_due_at = _sla_due(
-                config.sla_minutes.of(alert.severity), routing, alert.level, hold
-            )
-            LOGGER.info(
-                "alert %d: SLA restarts when the quiet hours end (%s)", alert.id, hold.isoformat()
-            )
-            continue
-        _queue(alert, routing, range(level, level + 1), now=now)
-        alert.level, alert.escalated_at = level, now
-        alert.sla_due_at = _sla_due(config.sla_minutes.of(alert.severity), routing, level, now)
-        LOGGER.warning(
-            "alert %d (%s) not acknowledged in time: escalated to level %d (%s)",
-            alert.id,
-            alert.severity,
-            level,
-            ", ".join(routing.levels[level]),
-        )
-        escalated.append(alert)
-    session.flush()
-    return escalated
-
-
-def _loaded() -> list[Any]:
-    return [
-        joinedload(Alert.first_mention).joinedload(MentionRecord.author),
-        joinedload(Alert.first_mention).joinedload(MentionRecord.sentiment),
-        joinedload(Alert.last_mention).joinedload(MentionRecord.author),
-        joinedload(Alert.deliveries),
-    ]
-
-
-def list_alerts(
-    session: Session,
-    *,
-    status: str | None = None,
-    severity: str | None = None,
-    kind: str | None = None,
-    limit: int | None = None,
-) -> list[Alert]:
-    """Alerts, newest first, with their mentions and deliveries loaded."""
-    query = select(Alert).options(*_loaded()).order_by(Alert.id.desc())
-    if status:
-        query = query.where(Alert.status == status)
-    if severity:
-        query = query.where(Alert.severity == severity)
-    if kind:
-        query = query.where(Alert.kind == kind)
-    if limit:
-        query = query.limit(limit)
-    return list(session.scalars(query).unique())
-
-
-def get_alert(session: Session, alert_id: int) -> Alert:
-    """One alert with its mentions and deliveries; NotFoundError when there is none."""
-    alert = (
-        session.scalars(select(Alert).where(Alert.id == alert_id).options(*_loaded()))
-        .unique()
-        .first()
-    )
-    if alert is None:
-        raise NotFoundError(f"no alert with id {alert_id}")
-    return alert
-
-
-def acknowledge(session: Session, alert_id: int, *, by: str) -> Alert:
-    """Mark an open alert as taken by ``by``; it no longer re-escalates."""
-    alert = _get(session, alert_id)
-    if alert.status != OPEN:
-        raise SocialCrmError(
-            f"alert {alert_id} is {alert.status}; only open alerts can be acknowledged"
-        )
-    alert.status, alert.acknowledged_at, alert.acknowledged_by = ACKNOWLEDGED, utcnow(), by
-    alert.sla_due_at = None
-    return alert
-
-
-def resolve(session: Session, alert_id: int, *, by: str) -> Alert:
-    """Close an alert; a later negative mention in its thread opens a new one."""
-    alert = _get(session, alert_id)
-    if alert.status == RESOLVED:
-        raise SocialCrmError(f"alert {alert_id} is already resolved")
-    alert.status, alert.resolved_at, alert.resolved_by = RESOLVED, utcnow(), by
-    alert.sla_due_at = None
-    return alert
-
-
-def assign(session: Session, alert_id: int, *, to: str) -> Alert:
-    """Give an alert that is not resolved to ``to`` (assigning does not acknowledge it)."""
-    alert = _get(session, alert_id)
-    if alert.status == RESOLVED:
-        raise SocialCrmError(f"alert {alert_id} is resolved; it cannot be assigned")
-    alert.assignee, alert.assigned_at = to, utcnow()
-    return alert
-
-
-def _get(session: Session, alert_id: int) -> Alert:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFoundError(f"no alert with id {alert_id}")
     return alert

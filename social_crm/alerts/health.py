@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from social_crm.alerts.escalation import RESOLVED, open_alert, unresolved
+from social_crm.alerts.enums import AlertKind
+from social_crm.alerts.escalation import open_alert, unresolved
+from social_crm.alerts.lifecycle import resolve
 from social_crm.alerts.models import Alert
 from social_crm.db.base import utcnow
 from social_crm.mentions.models import MentionRecord, SourceCursor
@@ -31,7 +33,9 @@ def raise_health_alert(
     if unresolved(session, key) is not None:
         return None
     LOGGER.warning("health alert: %s", reason)
-    return open_alert(session, kind="health", key=key, brand="", reason=reason, channels=channels)
+    return open_alert(
+        session, kind=AlertKind.HEALTH, key=key, brand="", reason=reason, channels=channels
+    )
 
 
 def check_silence(
@@ -65,7 +69,7 @@ def note_recovery(session: Session, row: SourceCursor, *, by: str = "social-crm"
     row.silence_alerted = False
     alert = unresolved(session, source_key(row.connector, row.source_key))
     if alert is not None:
-        alert.status, alert.resolved_at, alert.resolved_by = RESOLVED, utcnow(), by
+        resolve(session, alert.id, by=by)
     LOGGER.info("source %s/%s is receiving mentions again", row.connector, row.source_key)
 
 

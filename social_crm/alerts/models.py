@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from social_crm.alerts.enums import AlertKind, AlertStatus
 from social_crm.db.base import Base, UtcDateTime, utcnow
 from social_crm.delivery.models import Delivery
 from social_crm.mentions.models import AuthorRecord, MentionRecord
+from social_crm.severity import Severity
 
 
 class Alert(Base):
@@ -33,10 +35,12 @@ class Alert(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), default="mention", server_default="mention")
+    kind: Mapped[str] = mapped_column(
+        String(20), default=AlertKind.MENTION, server_default=AlertKind.MENTION.value
+    )
     thread_key: Mapped[str] = mapped_column(String(600))
     brand: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.OPEN, index=True)
     reason: Mapped[str] = mapped_column(Text)
     first_mention_id: Mapped[int | None] = mapped_column(ForeignKey("mentions.id"))
     mention_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -46,7 +50,9 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     # Escalation: the rule that raised it, how urgent it is, who owns it, how far it went.
-    severity: Mapped[str] = mapped_column(String(20), default="medium", server_default="medium")
+    severity: Mapped[str] = mapped_column(
+        String(20), default=Severity.MEDIUM, server_default=Severity.MEDIUM.value
+    )
     rule: Mapped[str | None] = mapped_column(String(200))
     author_id: Mapped[int | None] = mapped_column(
         ForeignKey("authors.id", ondelete="SET NULL"), index=True

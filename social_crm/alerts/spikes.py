@@ -29,11 +29,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
+from social_crm.alerts.enums import AlertKind
 from social_crm.alerts.escalation import Routing, open_alert, unresolved
 from social_crm.alerts.models import Alert
 from social_crm.config import EscalationConfig, SpikesConfig
 from social_crm.db.base import utcnow
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
+from social_crm.severity import Severity
 
 LOGGER = logging.getLogger(__name__)
 
@@ -169,15 +171,15 @@ def _raise(
     )
     alert = open_alert(
         session,
-        kind="crisis",
+        kind=AlertKind.CRISIS,
         key=key,
         brand=check.brand,
         reason=reason,
         routing=routing,
-        severity="critical",
+        severity=Severity.CRITICAL,
         rule="spike",
         level=config.level,
-        sla_minutes=escalation.sla_minutes.of("critical"),
+        sla_minutes=escalation.sla_minutes.of(Severity.CRITICAL),
         mention_count=check.count,
         details={
             "window_minutes": config.window_minutes,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,13 +43,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 
+from social_crm.ambassadors.enums import ReviewStatus
 from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
 from social_crm.config import AmbassadorsConfig
 from social_crm.customers.handles import normalise
 from social_crm.customers.models import Customer
 from social_crm.db import watermarks
 from social_crm.db.base import utcnow
-from social_crm.errors import NotFoundError, SocialCrmError
+from social_crm.errors import Conflict, InvalidTransition, NotFound, SocialCrmError
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -59,12 +60,16 @@ FULL = "ambassadors.full"
 OVERLAP = timedelta(minutes=10)  # re-read a little before the watermark: late commits
 CHUNK = 500
 WRITE_BATCH = 5000
-APPROVED, REJECTED, OPTED_OUT = "approved", "rejected", "opted_out"
 LN2 = math.log(2)
 
-
-class ReviewError(SocialCrmError):
-    """A review command that cannot be carried out as asked."""
+# The decisions a person may record on an author, by their current review (None: none yet).
+# Opting out is final: the person is not approached again.
+REVIEW_TRANSITIONS: Mapping[ReviewStatus | None, frozenset[ReviewStatus]] = {
+    None: frozenset(ReviewStatus),
+    ReviewStatus.APPROVED: frozenset(ReviewStatus),
+    ReviewStatus.REJECTED: frozenset(ReviewStatus),
+    ReviewStatus.OPTED_OUT: frozenset({ReviewStatus.OPTED_OUT}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,7 +455,9 @@ def _listed() -> Any:
         .outerjoin(AmbassadorReview, AmbassadorReview.author_id == AmbassadorScore.author_id)
         .where(
             AmbassadorScore.score > 0,
-            or_(AmbassadorReview.status.is_(None), AmbassadorReview.status != OPTED_OUT),
+            or_(
+                AmbassadorReview.status.is_(None), AmbassadorReview.status != ReviewStatus.OPTED_OUT
+            ),
             Customer.opted_out_at.is_(None),
         )
         .options(joinedload(AmbassadorScore.author).joinedload(AuthorRecord.customer))
@@ -501,10 +508,10 @@ def find_authors(session: Session, handle: str, network: str | None = None) -> A
         ).all()
     if not found:
         where = f" on {network}" if network else ""
-        raise NotFoundError(f"no author {handle!r}{where}")
+        raise NotFound(f"no author {handle!r}{where}")
     if len(found) > 1:
         names = ", ".join(f"{a.network}:{a.handle}" for a in found)
-        raise ReviewError(f"{handle!r} is ambiguous ({names}); name the network with --network")
+        raise Conflict(f"{handle!r} is ambiguous ({names}); name the network")
     return found[0]
 
 
@@ -512,23 +519,23 @@ def review(
     session: Session,
     handle: str,
     *,
-    status: str,
+    status: ReviewStatus | str,
     by: str,
     network: str | None = None,
     note: str | None = None,
 ) -> ReviewDecision:
     """Record a person's decision on an author: approved, rejected, or opted out."""
-    if status not in (APPROVED, REJECTED, OPTED_OUT):
-        raise ValueError(f"unknown review status {status!r}")
+    status = ReviewStatus(status)  # ValueError for a status that does not exist
     author = find_authors(session, handle, network)
     now = utcnow()
     current = session.get(AmbassadorReview, author.id)
-    if current is not None and current.status == OPTED_OUT and status != OPTED_OUT:
-        raise ReviewError(
+    if status not in REVIEW_TRANSITIONS[ReviewStatus(current.status) if current else None]:
+        assert current is not None  # a first review may be anything
+        raise InvalidTransition(
             f"{author.network}:{author.handle} opted out on {current.reviewed_at:%Y-%m-%d}; "
             "they are not approached again"
         )
-    if status == OPTED_OUT:
+    if status == ReviewStatus.OPTED_OUT:
         # The person opts out, not one account: every account linked to them goes too.
         people = [author]
         if author.customer is not None:
@@ -539,7 +546,7 @@ def review(
                 )
             )
         for person in people:
-            _put_review(session, person.id, OPTED_OUT, by, note, now)
+            _put_review(session, person.id, ReviewStatus.OPTED_OUT, by, note, now)
     else:
         _put_review(session, author.id, status, by, note, now)
     session.flush()
@@ -566,4 +573,4 @@ def is_opted_out(session: Session, author_id: int) -> bool:
         .outerjoin(Customer, Customer.id == AuthorRecord.customer_id)
         .where(AuthorRecord.id == author_id)
     ).first()
-    return bool(row and (row[0] == OPTED_OUT or row[1] is not None))
+    return bool(row and (row[0] == ReviewStatus.OPTED_OUT or row[1] is not None))

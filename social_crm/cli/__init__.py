@@ -13,7 +13,7 @@ from rich.markup import escape
 
 import social_crm.schema  # noqa: F401 - every table, before any query
 from social_crm.cli import alerts, ambassadors, classify, customers, db, links, render, run, status
-from social_crm.errors import SocialCrmError
+from social_crm.errors import SocialCrmError, exit_code
 
 LOGGER = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _setup(
 
 
 def main() -> None:
-    """Entry point: run the app, turning expected errors into one clear line and exit 1."""
+    """Entry point: run the app, turning expected errors into one clear line and an exit code."""
     try:
         app()
     except SocialCrmError as exc:
@@ -63,4 +63,4 @@ def main() -> None:
         render.err_console.print(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
         )
-        sys.exit(1)
+        sys.exit(exit_code(exc))

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from social_crm.alerts import escalation, queries
+from social_crm.alerts import lifecycle, service
 from social_crm.cli import render
 from social_crm.cli.common import ByOption, ConfigOption, database, whoami
 from social_crm.cli.render import cell, when
@@ -30,7 +30,7 @@ def alerts_list(
 ) -> None:
     """List alerts, newest first."""
     with database(config).transaction() as session:
-        alerts = queries.list_alerts(
+        alerts = service.list_alerts(
             session, status=status, severity=severity, kind=kind, limit=limit
         )
     table = Table(
@@ -72,7 +72,7 @@ def alerts_list(
 def alerts_show(alert_id: AlertId, config: ConfigOption = None) -> None:
     """Everything about one alert: its rule, lifecycle, mentions and deliveries."""
     with database(config).transaction() as session:
-        detail = queries.get_alert(session, alert_id)
+        detail = service.get_alert(session, alert_id)
     alert = detail.summary
     lines = [
         f"[bold]alert {alert.id}[/]: {alert.kind}, {alert.severity}, {alert.status}",
@@ -128,7 +128,7 @@ def alerts_ack(alert_id: AlertId, by: ByOption = None, config: ConfigOption = No
     """Acknowledge an open alert: someone is on it, it stops re-escalating."""
     who = by or whoami()
     with database(config).transaction() as session:
-        escalation.acknowledge(session, alert_id, by=who)
+        lifecycle.acknowledge(session, alert_id, by=who)
     render.console.print(f"alert {alert_id} acknowledged by {escape(who)}")
 
 
@@ -137,7 +137,7 @@ def alerts_resolve(alert_id: AlertId, by: ByOption = None, config: ConfigOption 
     """Resolve an alert; a new negative mention in its conversation opens a new one."""
     who = by or whoami()
     with database(config).transaction() as session:
-        escalation.resolve(session, alert_id, by=who)
+        lifecycle.resolve(session, alert_id, by=who)
     render.console.print(f"alert {alert_id} resolved by {escape(who)}")
 
 
@@ -149,5 +149,5 @@ def alerts_assign(
 ) -> None:
     """Give an alert to someone (it still needs acknowledging to stop re-escalation)."""
     with database(config).transaction() as session:
-        escalation.assign(session, alert_id, to=to)
+        lifecycle.assign(session, alert_id, to=to)
     render.console.print(f"alert {alert_id} assigned to {escape(to)}")

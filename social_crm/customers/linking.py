@@ -21,7 +21,7 @@ import html
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, false, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from social_crm.config import LinkingConfig
+from social_crm.customers.enums import SuggestionStatus
 from social_crm.customers.handles import (
     BARE_DOMAIN,
     EMAIL,
@@ -43,7 +44,7 @@ from social_crm.customers.handles import (
 from social_crm.customers.models import Customer, Identity, LinkSuggestion
 from social_crm.db import watermarks
 from social_crm.db.base import utcnow
-from social_crm.errors import NotFoundError, SocialCrmError
+from social_crm.errors import Conflict, InvalidTransition, NotFound
 from social_crm.mentions.models import AuthorRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -51,19 +52,24 @@ LOGGER = logging.getLogger(__name__)
 CUSTOMERS_CHANGED = "linking.customers_changed"
 CHUNK = 200
 MIN_USERNAME_LENGTH = 4  # shorter names ("bob", "ai") are too common to be evidence
-PENDING, CONFIRMED, REJECTED, UNLINKED, SUPERSEDED = (
-    "pending",
-    "confirmed",
-    "rejected",
-    "unlinked",
-    "superseded",
-)
-BLOCKED = (REJECTED, UNLINKED)
+# A person said no: the pair is never suggested or linked again.
+BLOCKED = (SuggestionStatus.REJECTED, SuggestionStatus.UNLINKED)
 AUTO, CRM_HANDLE = "auto", "crm-handle"
 
-
-class LinkingError(SocialCrmError):
-    """A link command that cannot be carried out as asked."""
+# The statuses a suggestion may move to, by a person or by automatic linking. Unlinking
+# is guarded by the author's link instead: a person's unlink is recorded on the pair's
+# suggestion (made if there is none) whatever it said before.
+TRANSITIONS: Mapping[SuggestionStatus, frozenset[SuggestionStatus]] = {
+    SuggestionStatus.PENDING: frozenset(
+        {SuggestionStatus.CONFIRMED, SuggestionStatus.REJECTED, SuggestionStatus.SUPERSEDED}
+    ),
+    # Suggested again by automatic linking, or confirmed by a person.
+    SuggestionStatus.SUPERSEDED: frozenset({SuggestionStatus.PENDING, SuggestionStatus.CONFIRMED}),
+    # A person may still link a pair that they (or someone) rejected or unlinked.
+    SuggestionStatus.REJECTED: frozenset({SuggestionStatus.CONFIRMED}),
+    SuggestionStatus.UNLINKED: frozenset({SuggestionStatus.CONFIRMED}),
+    SuggestionStatus.CONFIRMED: frozenset(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +232,7 @@ def _decide(
                 customer_id=customer_id,
                 confidence=round(confidence, 4),
                 evidence=stored,
-                status=PENDING,
+                status=SuggestionStatus.PENDING,
                 created_at=now,
             )
             session.add(suggestion)
@@ -238,8 +244,8 @@ def _decide(
                 customer_id,
                 confidence,
             )
-        elif suggestion.status in (PENDING, SUPERSEDED):
-            suggestion.status, suggestion.evidence = PENDING, stored
+        elif suggestion.status in (SuggestionStatus.PENDING, SuggestionStatus.SUPERSEDED):
+            suggestion.status, suggestion.evidence = SuggestionStatus.PENDING, stored
             suggestion.confidence = round(confidence, 4)
     return "suggested" if contenders else ""
 
@@ -253,9 +259,11 @@ def _settle(
 ) -> None:
     """Pending suggestions of a linked author: its own is confirmed, the others superseded."""
     for (a_id, c_id), suggestion in decided.items():
-        if a_id != author_id or suggestion.status != PENDING:
+        if a_id != author_id or suggestion.status != SuggestionStatus.PENDING:
             continue
-        suggestion.status = CONFIRMED if c_id == customer_id else SUPERSEDED
+        suggestion.status = (
+            SuggestionStatus.CONFIRMED if c_id == customer_id else SuggestionStatus.SUPERSEDED
+        )
         suggestion.decided_by, suggestion.decided_at = by, now
 
 
@@ -516,17 +524,34 @@ def pending_suggestions(session: Session) -> list[SuggestionView]:
         for suggestion in session.scalars(
             select(LinkSuggestion)
             .join(AuthorRecord, AuthorRecord.id == LinkSuggestion.author_id)
-            .where(LinkSuggestion.status == PENDING, AuthorRecord.customer_id.is_(None))
+            .where(
+                LinkSuggestion.status == SuggestionStatus.PENDING,
+                AuthorRecord.customer_id.is_(None),
+            )
             .options(joinedload(LinkSuggestion.author), joinedload(LinkSuggestion.customer))
             .order_by(LinkSuggestion.confidence.desc(), LinkSuggestion.id)
         )
     ]
 
 
+def _check_move(suggestion: LinkSuggestion, target: SuggestionStatus) -> None:
+    """Raise InvalidTransition unless the table lets ``suggestion`` move to ``target``."""
+    if target not in TRANSITIONS[SuggestionStatus(suggestion.status)]:
+        raise InvalidTransition(
+            f"link suggestion {suggestion.id} is {suggestion.status}, "
+            + (
+                "not pending"
+                if target == SuggestionStatus.REJECTED
+                else f"so it cannot be {target}"
+            )
+        )
+
+
 def _suggestion(session: Session, suggestion_id: int) -> LinkSuggestion:
+    """The suggestion with ``suggestion_id``, or NotFound."""
     suggestion = session.get(LinkSuggestion, suggestion_id)
     if suggestion is None:
-        raise NotFoundError(f"no link suggestion with id {suggestion_id}")
+        raise NotFound(f"no link suggestion with id {suggestion_id}")
     return suggestion
 
 
@@ -535,23 +560,30 @@ def confirm(session: Session, suggestion_id: int, *, by: str) -> SuggestionView:
     suggestion = _suggestion(session, suggestion_id)
     author = suggestion.author
     if author.customer_id == suggestion.customer_id:
-        raise LinkingError(f"{author.network}:{author.handle} is already linked to that customer")
-    if author.customer_id is not None:
-        raise LinkingError(
-            f"{author.network}:{author.handle} is linked to another customer; "
-            f"unlink it first (social-crm links unlink {author.network} {author.handle})"
+        raise InvalidTransition(
+            f"{author.network}:{author.handle} is already linked to that customer"
         )
+    if author.customer_id is not None:
+        raise Conflict(
+            f"{author.network}:{author.handle} is linked to another customer; "
+            "unlink it from that customer first"
+        )
+    _check_move(suggestion, SuggestionStatus.CONFIRMED)
     now = utcnow()
     _link(session, author, suggestion.customer_id, suggestion.evidence, by=by, now=now)
-    suggestion.status, suggestion.decided_by, suggestion.decided_at = CONFIRMED, by, now
+    suggestion.status, suggestion.decided_by, suggestion.decided_at = (
+        SuggestionStatus.CONFIRMED,
+        by,
+        now,
+    )
     for other in session.scalars(
         select(LinkSuggestion).where(
             LinkSuggestion.author_id == author.id,
             LinkSuggestion.id != suggestion.id,
-            LinkSuggestion.status == PENDING,
+            LinkSuggestion.status == SuggestionStatus.PENDING,
         )
     ):
-        other.status, other.decided_by, other.decided_at = SUPERSEDED, by, now
+        other.status, other.decided_by, other.decided_at = SuggestionStatus.SUPERSEDED, by, now
     session.flush()
     return SuggestionView.of(suggestion)
 
@@ -559,9 +591,12 @@ def confirm(session: Session, suggestion_id: int, *, by: str) -> SuggestionView:
 def reject(session: Session, suggestion_id: int, *, by: str) -> SuggestionView:
     """A person rejects a suggestion: that pair is never suggested or linked again."""
     suggestion = _suggestion(session, suggestion_id)
-    if suggestion.status != PENDING:
-        raise LinkingError(f"link suggestion {suggestion_id} is {suggestion.status}, not pending")
-    suggestion.status, suggestion.decided_by, suggestion.decided_at = REJECTED, by, utcnow()
+    _check_move(suggestion, SuggestionStatus.REJECTED)
+    suggestion.status, suggestion.decided_by, suggestion.decided_at = (
+        SuggestionStatus.REJECTED,
+        by,
+        utcnow(),
+    )
     session.flush()
     return SuggestionView.of(suggestion)
 
@@ -578,7 +613,7 @@ def find_author(session: Session, network: str, handle: str) -> AuthorRecord:
         )
     )
     if author is None:
-        raise NotFoundError(f"no {network} author {handle!r}")
+        raise NotFound(f"no {network} author {handle!r}")
     return author
 
 
@@ -586,7 +621,7 @@ def unlink(session: Session, network: str, handle: str, *, by: str) -> Suggestio
     """Undo an author's link and remember it, so the pair is never linked automatically again."""
     author = find_author(session, network, handle)
     if author.customer_id is None:
-        raise LinkingError(f"{network}:{author.handle} is not linked to a customer")
+        raise InvalidTransition(f"{network}:{author.handle} is not linked to a customer")
     now = utcnow()
     evidence = list(author.link_evidence or [])
     memory = session.scalar(
@@ -604,7 +639,7 @@ def unlink(session: Session, network: str, handle: str, *, by: str) -> Suggestio
             created_at=now,
         )
         session.add(memory)
-    memory.status, memory.decided_by, memory.decided_at = UNLINKED, by, now
+    memory.status, memory.decided_by, memory.decided_at = SuggestionStatus.UNLINKED, by, now
     LOGGER.info(
         "unlinked %s author %s from customer #%d (by %s)",
         network,

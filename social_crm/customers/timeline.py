@@ -18,7 +18,7 @@ from social_crm.alerts.escalation import thread_key
 from social_crm.alerts.models import Alert
 from social_crm.customers.models import Customer
 from social_crm.db.base import utcnow
-from social_crm.errors import NotFoundError
+from social_crm.errors import NotFound
 from social_crm.mentions.models import AuthorRecord, MentionRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def find_customer(session: Session, key: str) -> Customer:
     if customer is None and digits.isdigit():
         customer = session.get(Customer, int(digits))
     if customer is None:
-        raise NotFoundError(f"no customer with id {key!r}")
+        raise NotFound(f"no customer with id {key!r}")
     return customer
 
 

@@ -1,19 +1,22 @@
 """What an alert or a digest says: the same facts on every channel, escaped for each format.
 
-Every value that comes from a mention is made safe once, when the message is built
-(:mod:`social_crm.delivery.safe`), and escaped for the channel's format when it is rendered.
+A message is plain data: whoever builds it (:mod:`social_crm.alerts.notifications`) makes
+every value that comes from a mention safe once (:mod:`social_crm.delivery.safe`); it is
+escaped for the channel's format when it is rendered. Messages name the alert and link to
+the web interface when one is configured; they never spell out commands.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from social_crm.alerts.models import Alert
-from social_crm.delivery.safe import Format, escape, one_line, post_text, quote_block, safe_link
-from social_crm.mentions.models import MentionRecord
+from social_crm.delivery.safe import Format, escape, one_line, quote_block
 
-TOP_POST_LIMIT = 200
+LOGGER = logging.getLogger(__name__)
+
+TOP_POST_LIMIT = 200  # characters of a latest mention's or a top post's text
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,69 +50,8 @@ class AlertMessage:
     reopens: int | None = None  # the resolved alert of the same conversation, if any
     reopens_note: str = ""  # who resolved it and when
     idempotency_key: str = ""
-
-    @classmethod
-    def from_alert(cls, alert: Alert, *, level: int = 0, idempotency_key: str = "") -> AlertMessage:
-        """Read the alert, its first and latest mentions; untrusted text is made safe here."""
-        common: dict[str, Any] = {
-            "alert_id": alert.id,
-            "kind": alert.kind,
-            "brand": one_line(alert.brand),
-            "status": alert.status,
-            "reason": one_line(alert.reason, limit=300),
-            "opened_at": alert.opened_at.isoformat(),
-            "severity": alert.severity,
-            "rule": alert.rule,
-            "level": level,
-            "mention_count": alert.mention_count,
-            "assignee": one_line(alert.assignee) if alert.assignee else None,
-            "idempotency_key": idempotency_key,
-        }
-        last = alert.last_mention
-        if last is not None and last.id != alert.first_mention_id:
-            common.update(
-                last_url=safe_link(last.url),
-                last_author=one_line(last.author.handle),
-                last_text=post_text(last.text, limit=TOP_POST_LIMIT, url=last.url),
-                last_at=last.created_at.isoformat(),
-            )
-        details = alert.details or {}
-        if alert.kind == "mention" and details.get("reopens"):
-            common["reopens"] = int(details["reopens"])
-            common["reopens_note"] = one_line(
-                f"resolved by {details.get('resolved_by') or 'someone'}"
-                + (f" at {details['resolved_at']}" if details.get("resolved_at") else "")
-            )
-        if alert.kind == "crisis":
-            common["top_posts"] = tuple(
-                _top_post(post) for post in (alert.details or {}).get("top", [])
-            )
-        mention = alert.first_mention
-        if mention is None:
-            return cls(
-                **common,
-                network="",
-                url="",
-                author="",
-                customer=None,
-                customer_tier=None,
-                text=common["reason"],
-                sentiment="",
-                confidence=0.0,
-            )
-        customer = mention.author.customer
-        sentiment = mention.sentiment
-        return cls(
-            **common,
-            network=one_line(mention.network),
-            url=safe_link(mention.url),
-            author=one_line(mention.author.handle),
-            customer=one_line(customer.name) if customer else None,
-            customer_tier=one_line(customer.tier) if customer and customer.tier else None,
-            text=post_text(mention.text, url=mention.url),
-            sentiment=sentiment.label if sentiment else "unknown",
-            confidence=round(sentiment.confidence, 3) if sentiment else 0.0,
-        )
+    alert_url: str = ""  # its page in the web interface; "" when none is configured
+    status_url: str = ""  # health alerts: the web interface's status page
 
     @property
     def subject(self) -> str:
@@ -170,10 +112,11 @@ class AlertMessage:
                 _link_field(fmt, "Link", post["url"]),
                 quote_block(post["text"], fmt),
             ]
-        lines.append("")
-        if self.kind == "health":
-            lines.append(e("See: social-crm status"))
-        lines.append(e(f"Acknowledge: social-crm alerts ack {self.alert_id}"))
+        lines += ["", e(f"Alert #{self.alert_id}")]
+        if self.alert_url:
+            lines.append(_web_link(fmt, "Open", self.alert_url))
+        if self.status_url:
+            lines.append(_web_link(fmt, "Status", self.status_url))
         if self.idempotency_key:
             lines.append(e(f"Ref: {self.idempotency_key}"))
         separator = "<br>\n" if fmt == "html" else "\n"
@@ -200,23 +143,7 @@ class DigestItem:
     text: str
     mention_count: int
     opened_at: str
-
-    @classmethod
-    def from_alert(cls, alert: Alert) -> DigestItem:
-        """The line a digest shows for ``alert``."""
-        message = AlertMessage.from_alert(alert)
-        mention: MentionRecord | None = alert.first_mention
-        return cls(
-            alert_id=alert.id,
-            severity=alert.severity,
-            subject=message.subject,
-            url=message.url,
-            text=post_text(mention.text, limit=TOP_POST_LIMIT, url=mention.url)
-            if mention
-            else message.reason,
-            mention_count=alert.mention_count,
-            opened_at=message.opened_at,
-        )
+    alert_url: str = ""  # its page in the web interface; "" when none is configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +154,7 @@ class DigestMessage:
     period: str
     items: tuple[DigestItem, ...] = field(default_factory=tuple)
     idempotency_key: str = ""
+    alerts_url: str = ""  # the web interface's list of open alerts; "" when none is configured
 
     @property
     def subject(self) -> str:
@@ -251,8 +179,11 @@ class DigestMessage:
             ]
             if item.url:
                 lines.append(_link_field(fmt, "Link", item.url))
+            if item.alert_url:
+                lines.append(_web_link(fmt, "Open", item.alert_url))
             lines.append(quote_block(item.text, fmt))
-        lines += ["", e("List them: social-crm alerts list --status open")]
+        if self.alerts_url:
+            lines += ["", _web_link(fmt, "Open", self.alerts_url)]
         if self.idempotency_key:
             lines.append(e(f"Ref: {self.idempotency_key}"))
         separator = "<br>\n" if fmt == "html" else "\n"
@@ -271,15 +202,6 @@ class DigestMessage:
 
 
 Message = AlertMessage | DigestMessage
-
-
-def _top_post(post: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "author": one_line(str(post.get("author", ""))),
-        "reach": int(post.get("reach", 0)),
-        "url": safe_link(str(post.get("url", ""))),
-        "text": post_text(str(post.get("text", "")), limit=TOP_POST_LIMIT, url=post.get("url")),
-    }
 
 
 def _escaper(fmt: Format) -> Any:
@@ -301,3 +223,12 @@ def _link_field(fmt: Format, label: str, url: str) -> str:
     if fmt == "html" and url.startswith(("http://", "https://")):
         return f'<b>{label}:</b> <a href="{escape(url, fmt)}">{escape(url, fmt)}</a>'
     return _field(fmt, label, url)
+
+
+def _web_link(fmt: Format, label: str, url: str) -> str:
+    """A link into the web interface (configured, so trusted), e.g. ``Open: https://...``."""
+    if fmt == "markdown":
+        return f"{escape(label, fmt)}: <{url}>"
+    if fmt == "html":
+        return f'{escape(label, fmt)}: <a href="{escape(url, fmt)}">{escape(url, fmt)}</a>'
+    return f"{label}: {url}"

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from social_crm.db.base import Base, UtcDateTime, utcnow
+from social_crm.delivery.enums import DeliveryKind, DeliveryStatus
 
 
 class Delivery(Base):
@@ -25,12 +26,14 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    kind: Mapped[str] = mapped_column(String(20), default="alert", server_default="alert")
+    kind: Mapped[str] = mapped_column(
+        String(20), default=DeliveryKind.ALERT, server_default=DeliveryKind.ALERT.value
+    )
     level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -34,25 +34,28 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from social_crm.alerts.models import Alert
 from social_crm.config import AlertsConfig
 from social_crm.db import Database
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier
-from social_crm.delivery.digests import held_until
-from social_crm.delivery.messages import AlertMessage, DigestItem, DigestMessage, Message
+from social_crm.delivery.enums import DeliveryStatus
+from social_crm.delivery.messages import AlertMessage, Message
 from social_crm.delivery.models import Delivery
+from social_crm.delivery.quiet_hours import held_until
 from social_crm.errors import DeliveryError
-from social_crm.mentions.models import MentionRecord
 
 LOGGER = logging.getLogger(__name__)
+
+# Builds the message of one claimed row (its alert, or its digest), inside the claim's
+# transaction: the domain that queued the row knows what it says; the outbox does not.
+Composer = Callable[[Session, Delivery], Message]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,8 @@ class Claim:
 
 def _claimable(now: datetime) -> object:
     return or_(
-        and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
-        and_(Delivery.status == "sending", Delivery.lease_until < now),
+        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+        and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
     )
 
 
@@ -78,10 +81,13 @@ def deliver_due(
     notifiers: Mapping[str, Notifier],
     policy: AlertsConfig,
     *,
+    compose: Composer,
     now: datetime | None = None,
     limit: int = 100,
 ) -> tuple[int, int]:
     """Try up to ``limit`` due deliveries, one at a time; returns (sent, failed attempts).
+
+    ``compose`` builds each claimed row's message (see :data:`Composer`).
 
     A channel that fails is left alone for the rest of this pass: its other due rows are
     not claimed (nor counted as attempts) until the next pass.
@@ -89,7 +95,7 @@ def deliver_due(
     sent = failed = 0
     failing: set[str] = set()
     for _ in range(limit):
-        claim = claim_next(db, policy, now=now, skip=failing)
+        claim = claim_next(db, policy, compose=compose, now=now, skip=failing)
         if claim is None:
             break
         if claim is False:
@@ -108,6 +114,7 @@ def claim_next(
     db: Database,
     policy: AlertsConfig,
     *,
+    compose: Composer,
     now: datetime | None = None,
     skip: Collection[str] = (),
 ) -> Claim | None | bool:
@@ -128,8 +135,9 @@ def claim_next(
         )
         if row is None:
             return None
-        alert = session.get(Alert, row.alert_id) if row.alert_id is not None else None
-        hold = held_until(policy.quiet_hours, alert.severity if alert else None, now)
+        message = compose(session, row)
+        severity = message.severity if isinstance(message, AlertMessage) else None
+        hold = held_until(policy.quiet_hours, severity, now)
         if hold is not None:
             row.next_attempt_at = hold
             LOGGER.info("delivery %s held for quiet hours until %s", row.idempotency_key, hold)
@@ -139,7 +147,7 @@ def claim_next(
             update(Delivery)
             .where(Delivery.id == row.id, _claimable(now))
             .values(
-                status="sending",
+                status=DeliveryStatus.SENDING,
                 lease_until=now + timedelta(seconds=policy.lease_seconds),
                 attempts=Delivery.attempts + 1,
                 last_attempt_at=now,
@@ -149,35 +157,12 @@ def claim_next(
         if taken.rowcount != 1:
             return False
         attempt = (row.attempts or 0) + 1
-        if row.status == "sending":
+        if row.status == DeliveryStatus.SENDING:
             LOGGER.warning(
                 "delivery %s was left sending (lease ran out): sending again with the same key",
                 row.idempotency_key,
             )
-        message = build_message(session, row)
         return Claim(row.id, row.alert_id, row.channel, attempt, message)
-
-
-def build_message(session: Session, row: Delivery) -> Message:
-    """The message of one outbox row: its alert at its level, or its digest."""
-    if row.kind == "digest":
-        alerts = session.scalars(
-            select(Alert)
-            .join(Delivery, Delivery.alert_id == Alert.id)
-            .where(Delivery.digest_id == row.id)
-            .options(joinedload(Alert.first_mention).joinedload(MentionRecord.author))
-            .order_by(Alert.id)
-        ).unique()
-        period = row.idempotency_key.rsplit("-", 1)[-1]
-        return DigestMessage(
-            channel=row.channel,
-            period=period,
-            items=tuple(DigestItem.from_alert(alert) for alert in alerts),
-            idempotency_key=row.idempotency_key,
-        )
-    alert = session.get(Alert, row.alert_id)
-    assert alert is not None, "an alert delivery always has its alert"
-    return AlertMessage.from_alert(alert, level=row.level, idempotency_key=row.idempotency_key)
 
 
 def _send(claim: Claim, notifiers: Mapping[str, Notifier]) -> DeliveryError | None:
@@ -210,7 +195,7 @@ def record(
             select(Delivery)
             .where(
                 Delivery.id == claim.delivery_id,
-                Delivery.status == "sending",
+                Delivery.status == DeliveryStatus.SENDING,
                 Delivery.attempts == claim.attempt,
             )
             .with_for_update()
@@ -223,12 +208,12 @@ def record(
         row.lease_until = None
         what = f"alert {claim.alert_id}" if claim.alert_id else "digest"
         if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
+            row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
             LOGGER.info("%s delivered to %s", what, row.channel)
             return
         row.last_error = str(error)
         if row.attempts >= policy.max_attempts or notifier_missing:
-            row.status = "failed"
+            row.status = DeliveryStatus.FAILED
             LOGGER.error(
                 "%s: giving up on %s after %d attempt(s): %s",
                 what,
@@ -238,7 +223,7 @@ def record(
             )
             return
         delay = min(policy.retry_base_seconds * 2 ** (row.attempts - 1), policy.retry_max_seconds)
-        row.status = "pending"
+        row.status = DeliveryStatus.PENDING
         row.next_attempt_at = max(now, row.last_attempt_at or now) + timedelta(
             seconds=delay * random.uniform(0.8, 1.2)
         )
@@ -267,13 +252,13 @@ class ChannelHealth:
 
 def channel_report(session: Session) -> list[ChannelHealth]:
     """Delivery figures per channel, in channel order."""
-    waiting = ("pending", "sending", "digest")
+    waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DIGEST)
     rows = session.execute(
         select(
             Delivery.channel,
-            func.sum(case((Delivery.status == "sent", 1), else_=0)),
+            func.sum(case((Delivery.status == DeliveryStatus.SENT, 1), else_=0)),
             func.sum(case((Delivery.status.in_(waiting), 1), else_=0)),
-            func.sum(case((Delivery.status == "failed", 1), else_=0)),
+            func.sum(case((Delivery.status == DeliveryStatus.FAILED, 1), else_=0)),
             func.max(Delivery.sent_at),
         )
         .group_by(Delivery.channel)

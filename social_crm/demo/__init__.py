@@ -16,13 +16,14 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from social_crm import jobs
-from social_crm.alerts.queries import list_alerts
+from social_crm.alerts.service import list_alerts
 from social_crm.ambassadors.report import ambassador_rows
 from social_crm.cli.render import short_text
 from social_crm.config import Settings, bundled_config, load_config
 from social_crm.customers.importer import import_customers
 from social_crm.daemon import Daemon
 from social_crm.db import Database
+from social_crm.delivery.enums import DeliveryStatus
 from social_crm.delivery.models import Delivery
 from social_crm.demo.script import ACCOUNTS, SCRIPT
 from social_crm.demo.servers.mastodon import FakeMastodon
@@ -118,14 +119,16 @@ def _progress(daemon: Daemon) -> tuple[int, int, int]:
         )
         pending = (
             session.scalar(
-                select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status == DeliveryStatus.PENDING)
             )
             or 0
         )
         delivered = (
             session.scalar(
                 select(func.count(func.distinct(Delivery.alert_id))).where(
-                    Delivery.status == "sent"
+                    Delivery.status == DeliveryStatus.SENT
                 )
             )
             or 0
@@ -166,7 +169,7 @@ def _report(
             f"{customer.name} ({customer.tier})" if customer else "",
             str(alert.mention_count),
             short_text(mention.text, 48),
-            ", ".join(d.channel for d in alert.deliveries if d.status == "sent"),
+            ", ".join(d.channel for d in alert.deliveries if d.status == DeliveryStatus.SENT),
         )
     console.print(table)
     for message in smtp.messages:

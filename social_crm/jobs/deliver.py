@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
+from social_crm.alerts.notifications import compose
 from social_crm.delivery.outbox import deliver_due
 from social_crm.jobs.context import JobContext
 
@@ -12,5 +14,11 @@ LOGGER = logging.getLogger(__name__)
 
 def deliver(ctx: JobContext) -> int:
     """Send due alert deliveries; returns how many were sent."""
-    sent, _failed = deliver_due(ctx.db, ctx.notifiers, ctx.settings.alerts, now=ctx.now())
+    sent, _failed = deliver_due(
+        ctx.db,
+        ctx.notifiers,
+        ctx.settings.alerts,
+        compose=functools.partial(compose, base_url=ctx.settings.web.base_url),
+        now=ctx.now(),
+    )
     return sent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from social_crm.alerts.escalation import check_sla as escalate_overdue
+from social_crm.alerts.sla import check_sla as escalate_overdue
 from social_crm.jobs.context import JobContext
 
 LOGGER = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from social_crm.alerts.models import Alert
 from social_crm.delivery.models import Delivery
-from social_crm.errors import NotFoundError
+from social_crm.errors import NotFound
 from social_crm.mentions.models import AuthorRecord, MentionRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -141,14 +141,14 @@ def list_alerts(
 
 
 def get_alert(session: Session, alert_id: int) -> AlertDetail:
-    """One alert in full; NotFoundError when there is none."""
+    """One alert in full; NotFound when there is none."""
     alert = (
         session.scalars(select(Alert).where(Alert.id == alert_id).options(*_loaded()))
         .unique()
         .first()
     )
     if alert is None:
-        raise NotFoundError(f"no alert with id {alert_id}")
+        raise NotFound(f"no alert with id {alert_id}")
     details = alert.details or {}
     return AlertDetail(
         summary=_summary(alert),
