@@ -180,7 +180,7 @@ def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
     if not path.is_file():
         raise ModelError(
             f"sentiment.model 'default': no trained adapter in {model_dir} "
-            "(run python -m sentiment.train)"
+            "(run python -m sentiment.training.train)"
         )
     metadata = json.loads(path.read_text(encoding="utf-8"))
     if list(metadata.get("labels", [])) != list(LABELS):

@@ -121,7 +121,7 @@ class Head:
         if not path.is_file():
             raise ModelError(
                 f"no multilingual sentiment head at {path} "
-                "(run python -m sentiment.train_multilingual)"
+                "(run python -m sentiment.training.train_multilingual)"
             )
         document = json.loads(path.read_text(encoding="utf-8"))
         if document.get("labels") != list(LABELS):
