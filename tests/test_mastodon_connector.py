@@ -23,7 +23,6 @@ from mastodon.return_types import Notification, Status
 from mastodon.types_base import try_cast_recurse
 from pydantic import ValidationError
 
-from connectors import mastodon as mastodon_module
 from connectors.base import Connector, Source
 from connectors.errors import (
     AuthenticationError,
@@ -37,6 +36,7 @@ from connectors.mastodon import (
     instance_domain,
     mention_from_status,
 )
+from connectors.mastodon import parse as parse_module
 from connectors.registry import connector_class
 from social_crm.config import Brand
 from social_crm.demo.servers.mastodon import FakeMastodon
@@ -213,8 +213,8 @@ def test_ids_are_opaque_strings_ordered_only_where_a_server_mixes_them(
     older_to_newer: list[str],
 ) -> None:
     shuffled = [older_to_newer[-1], *older_to_newer[:-1]]
-    assert mastodon_module._newest_id(shuffled, None) == older_to_newer[-1]
-    assert mastodon_module._newest_id(older_to_newer[:1], older_to_newer[-1]) == older_to_newer[-1]
+    assert parse_module._newest_id(shuffled, None) == older_to_newer[-1]
+    assert parse_module._newest_id(older_to_newer[:1], older_to_newer[-1]) == older_to_newer[-1]
     status = {
         "id": older_to_newer[-1],
         "uri": "https://gts.example/users/ann/statuses/" + older_to_newer[-1],

@@ -18,7 +18,6 @@ import requests
 from mastodon import Mastodon
 from sqlalchemy import select
 
-from connectors import mastodon as mastodon_module
 from connectors.base import Refreshable, Source
 from connectors.errors import (
     AuthenticationError,
@@ -27,6 +26,7 @@ from connectors.errors import (
     TransientConnectorError,
 )
 from connectors.mastodon import MastodonConnector, MastodonSettings
+from connectors.mastodon import stream as stream_module
 from social_crm.config import Brand
 from social_crm.daemon import Daemon
 from social_crm.demo.servers.mastodon import FakeMastodon
@@ -92,7 +92,7 @@ def connect(fake: FakeMastodon) -> Iterator[Connect]:
 
 @pytest.fixture(autouse=True)
 def _fast_stream_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mastodon_module, "STREAM_RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(stream_module, "STREAM_RETRY_SECONDS", 0.05)
 
 
 def _source(connector: MastodonConnector, key: str) -> Source:
@@ -239,7 +239,7 @@ def test_broken_json_is_a_warning_naming_the_source_and_transient(
     with caplog.at_level(logging.WARNING, logger="connectors.mastodon"):
         with pytest.raises(TransientConnectorError, match="malformed JSON"):
             connector.fetch(source, None)
-    (record,) = [r for r in caplog.records if r.name == "connectors.mastodon"]
+    (record,) = [r for r in caplog.records if r.name.startswith("connectors.mastodon.")]
     assert "acme:tag:acme" in record.getMessage() and "not JSON" in record.getMessage()
     assert _texts(connector.fetch(source, None)) == ["one #acme"]
 
@@ -450,7 +450,7 @@ def test_search_refused_logs_once_and_stays_quiet(
             batch = connector.fetch(source, "7")
             assert batch.mentions == [] and batch.cursor == "7"
     assert len(fake.api_requests("/api/v2/search")) == 1
-    (record,) = [r for r in caplog.records if r.name == "connectors.mastodon"]
+    (record,) = [r for r in caplog.records if r.name.startswith("connectors.mastodon.")]
     assert "refuses full-text search (HTTP 404)" in record.getMessage()
 
 

@@ -1,0 +1,255 @@
+"""Mastodon connector: hashtag timelines (on one or more instances), mentions of the brand
+account, statuses of chosen accounts and full-text search, polled with ``min_id`` or fed by
+the streaming API, plus re-reading of stored statuses for edits and deletions.
+
+Every request goes through Mastodon.py, one client per instance, and every library error is
+translated once, in ``_Instance.call`` (client.py), into connectors.errors' ConnectorError tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from mastodon import Mastodon, StreamListener
+from pydantic import BaseModel
+
+from connectors.base import Batch, Mention, Revision, Source, Watch
+from connectors.errors import ConnectorError
+from connectors.mastodon.client import _Instance, _new_client
+from connectors.mastodon.parse import (
+    NETWORK,
+    _item_id,
+    _newest_id,
+    instance_domain,
+    mention_from_status,
+)
+from connectors.mastodon.polling import EMPTY_CURSOR, _Poller, _Target
+from connectors.mastodon.refresh import _StatusIndex
+from connectors.mastodon.settings import InstanceSettings, MastodonSettings
+from connectors.mastodon.stream import STREAM_READ_TIMEOUT_SECONDS, _Stream
+
+LOGGER = logging.getLogger(__name__)
+
+
+class MastodonConnector:
+    """Turns new statuses from hashtags, mentions, accounts and search into Mentions."""
+
+    settings_model: ClassVar[type[BaseModel]] = MastodonSettings
+    network = NETWORK
+
+    def __init__(self, settings: MastodonSettings, *, watches: Sequence[Watch]) -> None:
+        self.settings = settings
+        self.watches = list(watches)
+        self.instance = instance_domain(settings.api_base_url)
+        primary = InstanceSettings(
+            api_base_url=settings.api_base_url, access_token=settings.access_token
+        )
+        self._instances: dict[str, _Instance] = {}
+        for entry in [primary, *settings.extra_instances]:
+            host = instance_domain(entry.api_base_url)
+            self._instances[host] = _Instance(
+                host=host,
+                client=_new_client(entry, settings.timeout_seconds),
+                settings=entry,
+                has_token=entry.access_token is not None,
+            )
+        self._lock = threading.RLock()
+        self._targets: dict[str, _Target] = {}
+        self._sources: list[Source] = []
+        self._poller = _Poller(settings.page_size)
+        self._index = _StatusIndex(self._instances, self.instance)
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._closed = False
+        extra_hosts = [instance_domain(e.api_base_url) for e in settings.extra_instances]
+        for watch in self.watches:
+            for tag in watch.hashtags:
+                self._add_source(
+                    f"{watch.name}:tag:{tag}", watch.name, _Target("tag", self.instance, tag=tag)
+                )
+                for host in extra_hosts:
+                    self._add_source(
+                        f"{watch.name}:tag:{tag}@{host}", watch.name, _Target("tag", host, tag=tag)
+                    )
+            if watch.mastodon_account:
+                self._add_source(
+                    f"{watch.name}:mentions", watch.name, _Target("mentions", self.instance)
+                )
+            for acct in settings.accounts:
+                self._add_source(
+                    f"{watch.name}:account:{acct}",
+                    watch.name,
+                    _Target("account", self.instance, acct=acct),
+                )
+            if settings.search and watch.keywords:
+                self._add_source(
+                    f"{watch.name}:search",
+                    watch.name,
+                    _Target("search", self.instance, keywords=tuple(watch.keywords)),
+                )
+
+    def _add_source(self, key: str, brand: str, target: _Target) -> None:
+        """Register one source, once; its page size lets the daemon pace its polling."""
+        if key not in self._targets:
+            self._targets[key] = target
+            self._sources.append(Source(key=key, brand=brand, page_size=self.settings.page_size))
+
+    def sources(self) -> Sequence[Source]:
+        """Per brand: its hashtags on every instance, its mentions, watched accounts, search.
+
+        A source fed by a stream that has not been refused has no page size: a fetch that
+        drains the stream's buffer costs no request, so the daemon keeps it at its fastest
+        pace rather than slowing it down while it is quiet.
+        """
+        return [
+            replace(source, page_size=None) if self._streamed(source.key) else source
+            for source in self._sources
+        ]
+
+    def _streamed(self, key: str) -> bool:
+        """Whether ``key`` is (or is about to be) fed by a stream that was not refused."""
+        target = self._targets[key]
+        if not self.settings.streaming or target.kind not in {"tag", "mentions"}:
+            return False
+        with self._lock:
+            stream = self._streams.get(_stream_key(target))
+        return stream is None or not stream.refused
+
+    # -- fetching -------------------------------------------------------------------------
+
+    def fetch(self, source: Source, cursor: str | None) -> Batch:
+        """New in ``source`` since ``cursor`` (a status or notification id), oldest first."""
+        target = self._targets.get(source.key)
+        if target is None:
+            raise ConnectorError(f"mastodon: unknown source {source.key!r}")
+        instance = self._instances[target.host]
+        stream = self._stream_for(source.key, target)
+        if stream is not None:
+            drained = stream.drain(source.key, cursor)
+            if drained is not None:
+                try:
+                    newest = _newest_id([_item_id(i) for i in drained], cursor)
+                    batch = self._batch(source, target, instance, drained, newest)
+                except ConnectorError:
+                    stream.invalidate(source.key)  # the drained items are gone: poll next
+                    raise
+                stream.delivered(source.key, batch.cursor, [_item_id(i) for i in drained])
+                return batch
+        ticket = stream.before_poll(source.key) if stream is not None else None
+        if target.kind == "search":
+            newest_first = self._poller.collect_search(source, target, instance, cursor)
+            newest = _newest_id([_item_id(i) for i in newest_first], cursor)
+        else:  # the server's order says which is newest: ids are compared nowhere
+            newest_first = self._poller.collect(source, target, instance, cursor)
+            newest = _item_id(newest_first[0]) if newest_first else cursor
+            if newest is None:
+                # Empty so far: from now on everything is new, read from the start (a None
+                # cursor would take only the newest page of a first burst, losing the rest).
+                newest = EMPTY_CURSOR
+        batch = self._batch(source, target, instance, newest_first[::-1], newest)
+        if stream is not None and ticket is not None:
+            stream.after_poll(source.key, ticket, batch.cursor, [_item_id(i) for i in newest_first])
+        return batch
+
+    def _batch(
+        self,
+        source: Source,
+        target: _Target,
+        instance: _Instance,
+        oldest_first: Sequence[Any],
+        new_cursor: str | None,
+    ) -> Batch:
+        """Mentions from statuses or notifications (oldest first), with ``new_cursor``."""
+        if not oldest_first:
+            return Batch(mentions=[], cursor=new_cursor)
+        domain = instance.own_domain(source.key)
+        mentions: list[Mention] = []
+        for item in oldest_first:
+            status = item.get("status") if target.kind == "mentions" else item
+            if not isinstance(status, Mapping):
+                continue
+            try:
+                mention = mention_from_status(
+                    status, brand=source.brand, source=source.key, instance=domain
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                LOGGER.warning(
+                    "mastodon %s: skipping malformed status %r: %s",
+                    source.key,
+                    status.get("id"),
+                    exc,
+                )
+                continue
+            original = status.get("reblog") or status
+            self._index.remember(mention.native_id, instance.host, str(original["id"]))
+            parent = original.get("in_reply_to_id")
+            if parent is not None:
+                parent_uri = self._index.uri_of(instance.host, str(parent))
+                if parent_uri is not None:
+                    mention = replace(mention, parent_id=parent_uri)
+            mentions.append(mention)
+        return Batch(mentions=mentions, cursor=new_cursor)
+
+    # -- edits and deletions --------------------------------------------------------------
+
+    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
+        """The current text of each status still readable, deleted ones flagged (refresh.py)."""
+        return self._index.refresh(native_ids)
+
+    # -- streaming ------------------------------------------------------------------------
+
+    def _stream_for(self, key: str, target: _Target) -> _Stream | None:
+        """The stream that feeds ``target`` (started on first use), or None: poll only."""
+        if self._closed or not self.settings.streaming or target.kind not in {"tag", "mentions"}:
+            return None
+        stream_key = _stream_key(target)
+        with self._lock:
+            stream = self._streams.get(stream_key)
+            if stream is None:
+                instance = self._instances[target.host]
+                if target.kind == "tag":
+                    name = f"#{target.tag}@{target.host}"
+
+                    def open_stream(client: Mastodon, listener: StreamListener) -> None:
+                        client.stream_hashtag(
+                            target.tag, listener, timeout=STREAM_READ_TIMEOUT_SECONDS
+                        )
+                else:
+                    name = f"user@{target.host}"
+
+                    def open_stream(client: Mastodon, listener: StreamListener) -> None:
+                        client.stream_user(listener, timeout=STREAM_READ_TIMEOUT_SECONDS)
+
+                stream = _Stream(
+                    name=name,
+                    kind=target.kind,
+                    client=_new_client(instance.settings, self.settings.timeout_seconds),
+                    open_stream=open_stream,
+                )
+                self._streams[stream_key] = stream
+                stream.start()
+            stream.subscribe(key)
+        return None if stream.refused else stream
+
+    def stream_status(self) -> dict[str, str]:
+        """Each stream's state: "connected", "connecting" or "refused" (polling only)."""
+        with self._lock:
+            return {stream.name: stream.state for stream in self._streams.values()}
+
+    def close(self) -> None:
+        """Stop the streams and close every client's HTTP session."""
+        with self._lock:
+            self._closed = True
+            streams = list(self._streams.values())
+        for stream in streams:
+            stream.close()
+        for instance in self._instances.values():
+            instance.client.session.close()
+
+
+def _stream_key(target: _Target) -> tuple[str, str]:
+    """The stream that can feed ``target``: a hashtag's, or the user stream (tag "")."""
+    return target.host, target.tag if target.kind == "tag" else ""
