@@ -17,6 +17,8 @@ import social_crm.schema  # noqa: F401 - every table, before any query
 from social_crm.config import Settings, load_config
 from social_crm.db import Database
 
+from .factories import BRAND
+
 PG_URL = os.environ.get(
     "SOCIAL_CRM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -67,15 +69,6 @@ def db(db_url: str) -> Iterator[Database]:
     database.upgrade()
     yield database
     database.close()
-
-
-BRAND = {
-    "name": "Brewly",
-    "keywords": ["brewly"],
-    "hashtags": ["brewly"],
-    "subreddits": ["brewly", "espresso"],
-    "accounts": {"mastodon": "brewly"},
-}
 
 
 @pytest.fixture

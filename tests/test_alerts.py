@@ -9,13 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from connectors.base import Batch
-from sentiment.lexicon import LexiconClassifier
 from social_crm.alerts import service
-from social_crm.alerts.escalation import escalate_pending
 from social_crm.alerts.lifecycle import acknowledge, resolve
 from social_crm.alerts.notifications import compose
-from social_crm.config import AlertsConfig, EmailChannel, EscalationConfig, WebhookChannel
+from social_crm.config import AlertsConfig, EmailChannel, WebhookChannel
 from social_crm.db import Database
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import build_notifiers
@@ -23,13 +20,11 @@ from social_crm.delivery.models import Delivery
 from social_crm.delivery.outbox import deliver_due
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.errors import InvalidTransition, NotFound
-from social_crm.mentions.classify import classify_pending
-from social_crm.mentions.ingest import store_batch
 
-from .test_storage import mention
+from .escalation import ingest_and_escalate
+from .factories import mention
 
 ANGRY = "This is terrible, awful service. I hate it and want a refund."
-RULES = EscalationConfig(negative_threshold=0.6)
 
 
 @pytest.fixture
@@ -60,13 +55,6 @@ def channels(smtp: SmtpSink, webhook: WebhookSink) -> AlertsConfig:
         max_attempts=3,
         retry_base_seconds=60,
     )
-
-
-def ingest_and_escalate(db: Database, *mentions) -> list[int]:
-    with db.transaction() as session:
-        store_batch(session, "reddit", "src", Batch(list(mentions), None))
-        classify_pending(session, LexiconClassifier(), limit=100)
-        return [a.id for a in escalate_pending(session, RULES, ["team", "chat"])]
 
 
 def test_a_negative_thread_raises_one_alert_delivered_once_per_channel(

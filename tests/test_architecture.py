@@ -152,3 +152,31 @@ def test_link_suggestions_and_reviews_have_one_transition_table_each() -> None:
     assert SuggestionStatus.CONFIRMED in SUGGESTION_TRANSITIONS[SuggestionStatus.REJECTED]
     assert REVIEW_TRANSITIONS[ReviewStatus.OPTED_OUT] == {ReviewStatus.OPTED_OUT}  # final
     assert REVIEW_TRANSITIONS[None] == set(ReviewStatus)
+
+
+def test_tests_share_helpers_through_helper_modules_not_through_test_modules() -> None:
+    """Shared builders live in tests/ helper modules; conftest holds fixtures only."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                package = "." * node.level + (node.module or "")
+                names = (
+                    [f"{package}.{a.name}" for a in node.names]
+                    if package in (".", "tests")
+                    else [package]
+                )
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            # ".test_storage" or "tests.conftest" -> "test_storage" or "conftest", its name in tests/
+            modules = [
+                n.removeprefix("tests").lstrip(".") for n in names if n.startswith((".", "tests."))
+            ]
+            offenders += [
+                f"{path.name} imports {name}"
+                for name in modules
+                if name.split(".")[0] == "conftest" or name.startswith("test_")
+            ]
+    assert offenders == []

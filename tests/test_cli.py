@@ -20,9 +20,8 @@ from social_crm.db import Database
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import SentimentRecord
 
-from .conftest import BRAND
-from .test_alerts import ingest_and_escalate
-from .test_storage import mention
+from .escalation import ingest_and_escalate
+from .factories import BRAND, mention
 
 
 def social_crm(*args: str) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ import pytest
 from social_crm.config import bundled_config, load_config
 from social_crm.errors import ConfigError
 
-from .conftest import BRAND
+from .factories import BRAND
 
 EXAMPLE_ENV = {
     "REDDIT_CLIENT_ID": "id",

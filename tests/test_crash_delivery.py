@@ -21,8 +21,7 @@ from social_crm.delivery.channels import verify_signature
 from social_crm.delivery.models import Delivery
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 
-from .conftest import BRAND
-from .test_escalation_rules import ANGRY, post, store
+from .factories import ANGRY, BRAND, post, store
 
 ALERTS = 4
 SECRET = "crash-test-secret"

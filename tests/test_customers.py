@@ -27,7 +27,7 @@ from social_crm.errors import InputFileError
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import AuthorRecord
 
-from .test_storage import T0
+from .factories import MENTION_T0
 
 HEADER = "id,name,email,tier,reddit,mastodon\n"
 GOOD = HEADER + (
@@ -137,7 +137,7 @@ def test_import_links_authors_already_seen(db: Database, tmp_path: Path) -> None
         url="u",
         author=Author(network="reddit", handle="espresso_erik"),
         text="hi",
-        created_at=T0,
+        created_at=MENTION_T0,
         kind="post",
         thread_id="t3_x",
     )

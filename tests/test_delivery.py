@@ -36,7 +36,8 @@ from social_crm.delivery.outbox import channel_report, claim_next, deliver_due
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.errors import ConfigError, DeliveryError
 
-from .test_escalation_rules import ANGRY, UNSURE, escalate, post, store
+from .escalation import escalate
+from .factories import ANGRY, UNSURE, post, store
 
 SECRET = "s3cret-webhook-key"
 

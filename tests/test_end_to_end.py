@@ -26,7 +26,7 @@ from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
-from .conftest import BRAND
+from .factories import BRAND
 
 CUSTOMERS = """id,name,email,tier,reddit,mastodon
 C-1,Anna de Vries,anna@example.nl,gold,,@anna@mastodon.nl

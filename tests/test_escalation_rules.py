@@ -6,11 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 
-from connectors.base import Author, Batch, Mention
 from social_crm.alerts.enums import AlertStatus
-from social_crm.alerts.escalation import Routing, check_levels, escalate_pending
+from social_crm.alerts.escalation import Routing, check_levels
 from social_crm.alerts.lifecycle import acknowledge, assign, can_move, resolve
 from social_crm.alerts.models import Alert
 from social_crm.alerts.notifications import alert_message
@@ -31,72 +29,10 @@ from social_crm.db.base import utcnow
 from social_crm.delivery import digests, quiet_hours
 from social_crm.delivery.models import Delivery
 from social_crm.errors import ConfigError, InvalidTransition
-from social_crm.mentions.ingest import store_batch
-from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
+from social_crm.mentions.models import AuthorRecord
 
-from .conftest import BRAND
-
-T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-ANGRY = {"label": "negative", "negative": 0.9, "neutral": 0.07, "positive": 0.03}
-UNSURE = {"label": "negative", "negative": 0.45, "neutral": 0.35, "positive": 0.2}
-HAPPY = {"label": "positive", "negative": 0.02, "neutral": 0.08, "positive": 0.9}
-TWO_LEVELS = Routing(levels=(("chat",), ("chat", "pager")), digest_at_most="low")
-
-
-def post(
-    native_id: str,
-    *,
-    author: str = "erik",
-    thread: str | None = None,
-    text: str = "This is awful",
-    followers: int = 3,
-    reach: int = 2,
-    created_at: datetime = T0,
-    brand: str = "Brewly",
-    network: str = "reddit",
-) -> Mention:
-    return Mention(
-        network=network,
-        native_id=native_id,
-        brand=brand,
-        source=f"{brand}:src",
-        url=f"https://www.reddit.com/{native_id}",
-        author=Author(network=network, handle=author, followers=followers),
-        text=text,
-        created_at=created_at,
-        kind="comment" if thread else "post",
-        thread_id=thread or native_id,
-        parent_id=thread,
-        reach=reach,
-    )
-
-
-def store(db: Database, *items: tuple[Mention, dict[str, object]]) -> None:
-    """Store mentions with the given sentiment scores (no classifier involved)."""
-    with db.transaction() as session:
-        store_batch(session, "test", "src", Batch([m for m, _ in items], None))
-        ids = dict(
-            session.execute(
-                select(MentionRecord.native_id, MentionRecord.id).where(
-                    MentionRecord.native_id.in_([m.native_id for m, _ in items])
-                )
-            ).all()
-        )
-        for item, scores in items:
-            label = str(scores["label"])
-            session.add(
-                SentimentRecord(
-                    mention_id=ids[item.native_id],
-                    label=label,
-                    confidence=float(scores[label]),  # type: ignore[arg-type]
-                    negative=scores["negative"],
-                    neutral=scores["neutral"],
-                    positive=scores["positive"],
-                    model="test",
-                    # as the classifier stores it, with sentiment.uncertain_below at 0.5
-                    uncertain=float(scores[label]) < 0.5,  # type: ignore[arg-type]
-                )
-            )
+from .escalation import TWO_LEVELS, alerts, escalate
+from .factories import ANGRY, BRAND, POST_T0, UNSURE, post, store
 
 
 def make_customer(db: Database, handle: str, tier: str) -> None:
@@ -106,33 +42,6 @@ def make_customer(db: Database, handle: str, tier: str) -> None:
         session.flush()
         author = session.scalars(select(AuthorRecord).where(AuthorRecord.handle == handle)).one()
         author.customer_id = customer.id
-
-
-def escalate(
-    db: Database,
-    config: EscalationConfig | None = None,
-    routing: Routing = TWO_LEVELS,
-    now: datetime = T0,
-) -> list[Alert]:
-    with db.transaction() as session:
-        return escalate_pending(session, config or EscalationConfig(), routing, now=now)
-
-
-def alerts(db: Database) -> list[Alert]:
-    """Every stored alert, newest first, with its mentions, authors and deliveries loaded."""
-    with db.transaction() as session:
-        return list(
-            session.scalars(
-                select(Alert)
-                .options(
-                    joinedload(Alert.first_mention).joinedload(MentionRecord.author),
-                    joinedload(Alert.first_mention).joinedload(MentionRecord.sentiment),
-                    joinedload(Alert.last_mention).joinedload(MentionRecord.author),
-                    joinedload(Alert.deliveries),
-                )
-                .order_by(Alert.id.desc())
-            ).unique()
-        )
 
 
 def facts(**overrides: object) -> Facts:
@@ -245,7 +154,7 @@ def test_fifty_negative_replies_in_one_thread_make_one_alert(db: Database) -> No
                 f"t1_{i:02d}",
                 author=f"user{i}",
                 thread="t3_a",
-                created_at=T0 + timedelta(minutes=i),
+                created_at=POST_T0 + timedelta(minutes=i),
             ),
             ANGRY,
         )
@@ -257,7 +166,7 @@ def test_fifty_negative_replies_in_one_thread_make_one_alert(db: Database) -> No
     (alert,) = alerts(db)
     assert alert.mention_count == 50
     assert alert.last_mention is not None and alert.last_mention.native_id == "t1_48"
-    assert alert.last_mention_at == T0 + timedelta(minutes=48)
+    assert alert.last_mention_at == POST_T0 + timedelta(minutes=48)
     assert [d.channel for d in alert.deliveries] == ["chat"]  # level 0 only, once
 
 
@@ -268,7 +177,10 @@ def test_a_post_opens_its_threads_alert_even_when_a_reply_was_stored_first(
     # first, yet the VIP's post, written earlier, is the alert's headline and severity.
     store(
         db,
-        (post("t1_r", author="lisa", thread="t3_p", created_at=T0 + timedelta(minutes=5)), ANGRY),
+        (
+            post("t1_r", author="lisa", thread="t3_p", created_at=POST_T0 + timedelta(minutes=5)),
+            ANGRY,
+        ),
     )
     store(db, (post("t3_p", author="gus"), ANGRY))
     make_customer(db, "gus", "VIP")
@@ -281,8 +193,8 @@ def test_one_author_within_the_cooldown_joins_their_open_alert(db: Database) -> 
     store(
         db,
         (post("t3_a", author="gus"), ANGRY),
-        (post("t3_b", author="gus", created_at=T0 + timedelta(minutes=30)), ANGRY),
-        (post("t3_c", author="gus", created_at=T0 + timedelta(hours=3)), ANGRY),
+        (post("t3_b", author="gus", created_at=POST_T0 + timedelta(minutes=30)), ANGRY),
+        (post("t3_c", author="gus", created_at=POST_T0 + timedelta(hours=3)), ANGRY),
         (post("t3_d", author="gus", brand="Other"), ANGRY),
     )
     escalate(db, EscalationConfig(author_cooldown_minutes=60))
@@ -305,7 +217,7 @@ def test_a_more_severe_mention_raises_the_alert_and_sends_a_waiting_digest_at_on
     (alert,) = alerts(db)
     assert (alert.severity, alert.rule, alert.mention_count) == ("high", "vip-negative", 2)
     assert [(d.channel, d.status) for d in alert.deliveries] == [("chat", "pending")]
-    assert alert.sla_due_at == T0 + timedelta(minutes=60)
+    assert alert.sla_due_at == POST_T0 + timedelta(minutes=60)
 
 
 def test_a_resolved_conversation_opens_a_new_alert_and_keeps_the_old_one(db: Database) -> None:
@@ -351,16 +263,18 @@ def test_an_unacknowledged_alert_re_escalates_once_per_level(db: Database) -> No
     routing = Routing(levels=(("chat",), ("chat", "pager"), ("boss",)))
     store(db, (post("t3_a"), ANGRY), (post("t3_b", author="ann"), ANGRY))
     first, second = escalate(db, config, routing)
-    assert first.severity == "medium" and first.sla_due_at == T0 + timedelta(minutes=240)
+    assert first.severity == "medium" and first.sla_due_at == POST_T0 + timedelta(minutes=240)
     with db.transaction() as session:
         acknowledge(session, second.id, by="maria")
-        assert check_sla(session, config, routing, now=T0 + timedelta(minutes=239)) == []
-        assert [a.id for a in check_sla(session, config, routing, now=T0 + timedelta(hours=4))] == [
-            first.id
-        ]
-        assert check_sla(session, config, routing, now=T0 + timedelta(hours=5)) == []  # once
-        assert len(check_sla(session, config, routing, now=T0 + timedelta(hours=8))) == 1
-        assert check_sla(session, config, routing, now=T0 + timedelta(days=9)) == []  # last level
+        assert check_sla(session, config, routing, now=POST_T0 + timedelta(minutes=239)) == []
+        assert [
+            a.id for a in check_sla(session, config, routing, now=POST_T0 + timedelta(hours=4))
+        ] == [first.id]
+        assert check_sla(session, config, routing, now=POST_T0 + timedelta(hours=5)) == []  # once
+        assert len(check_sla(session, config, routing, now=POST_T0 + timedelta(hours=8))) == 1
+        assert (
+            check_sla(session, config, routing, now=POST_T0 + timedelta(days=9)) == []
+        )  # last level
     by_id = {a.id: a for a in alerts(db)}
     assert by_id[first.id].level == 2 and by_id[first.id].sla_due_at is None
     assert sorted((d.level, d.channel) for d in by_id[first.id].deliveries) == [
@@ -434,16 +348,16 @@ def test_low_alerts_wait_for_one_digest_per_channel_and_period(db: Database) -> 
     escalate(db, routing=routing)
     with db.transaction() as session:
         resolve(session, 3, by="maria")
-        session.execute(Delivery.__table__.update().values(created_at=T0))
+        session.execute(Delivery.__table__.update().values(created_at=POST_T0))
     config = DigestConfig(every="hourly")
     with db.transaction() as session:
-        assert digests.build_digests(session, config, now=T0 + timedelta(minutes=59)) == []
-        made = digests.build_digests(session, config, now=T0 + timedelta(minutes=61))
+        assert digests.build_digests(session, config, now=POST_T0 + timedelta(minutes=59)) == []
+        made = digests.build_digests(session, config, now=POST_T0 + timedelta(minutes=61))
         assert sorted(d.idempotency_key for d in made) == [
             "digest-chat-20261102T1300Z",
             "digest-team-20261102T1300Z",
         ]
-        assert digests.build_digests(session, config, now=T0 + timedelta(minutes=62)) == []
+        assert digests.build_digests(session, config, now=POST_T0 + timedelta(minutes=62)) == []
         statuses = session.execute(
             select(Delivery.status, func.count()).group_by(Delivery.status)
         ).all()
@@ -506,8 +420,8 @@ def test_resolving_drops_the_alerts_rows_waiting_for_a_digest_but_not_sent_ones(
     store(db, (post("t3_a", author="a"), UNSURE), (post("t3_b", author="b"), UNSURE))
     first, second = escalate(db, routing=routing)
     with db.transaction() as session:
-        session.execute(Delivery.__table__.update().values(created_at=T0))
-        digests.build_digests(session, DigestConfig(), now=T0 + timedelta(hours=1))
+        session.execute(Delivery.__table__.update().values(created_at=POST_T0))
+        digests.build_digests(session, DigestConfig(), now=POST_T0 + timedelta(hours=1))
     with db.transaction() as session:
         resolve(session, first.id, by="maria")
         resolve(session, second.id, by="maria")

@@ -24,7 +24,7 @@ from social_crm.mentions.models import MentionRecord, SourceCursor
 from social_crm.mentions.sources import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS
 
 from .clock import Clock
-from .conftest import BRAND
+from .factories import BRAND
 from .scripted_connector import ScriptedConnector, ScriptedSettings
 
 

@@ -25,7 +25,8 @@ from social_crm.delivery.safe import escape, one_line, post_text
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.mentions.models import AuthorRecord
 
-from .test_escalation_rules import ANGRY, escalate, post, store
+from .escalation import escalate
+from .factories import ANGRY, post, store
 
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -11,7 +11,7 @@ import pytest
 
 from sentiment import LABELS
 
-from .conftest import BRAND
+from .factories import BRAND
 
 
 def classify(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

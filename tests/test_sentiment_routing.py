@@ -21,8 +21,7 @@ from social_crm.mentions.classify import classify_pending
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import MentionRecord, SentimentRecord
 
-from .conftest import BRAND
-from .test_storage import mention
+from .factories import BRAND, mention
 
 
 class FixedClassifier:

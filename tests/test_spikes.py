@@ -11,9 +11,10 @@ from social_crm.alerts.spikes import baseline_offsets, check_spikes, measure
 from social_crm.config import EscalationConfig, SpikesConfig
 from social_crm.db import Database
 
-from .test_escalation_rules import ANGRY, HAPPY, T0, alerts, escalate, post, store
+from .escalation import alerts, escalate
+from .factories import ANGRY, HAPPY, POST_T0, post, store
 
-NOW = T0 + timedelta(days=28)
+NOW = POST_T0 + timedelta(days=28)
 ROUTING = Routing.single(["chat"])
 
 

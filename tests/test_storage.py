@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from connectors.base import Author, Batch, Mention
+from connectors.base import Author, Batch
 from social_crm.alerts.models import Alert
 from social_crm.db import Database
 from social_crm.mentions.ingest import load_cursor, store_batch
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SourceCursor
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-def mention(
-    native_id: str,
-    *,
-    author: str = "erik",
-    parent: str | None = None,
-    thread: str | None = None,
-    text: str = "hello",
-) -> Mention:
-    return Mention(
-        network="reddit",
-        native_id=native_id,
-        brand="Brewly",
-        source="Brewly:r/brewly:new",
-        url=f"https://www.reddit.com/{native_id}",
-        author=Author(network="reddit", handle=author, display_name=author.title(), followers=3),
-        text=text,
-        created_at=T0,
-        kind="comment" if parent else "post",
-        thread_id=thread or native_id,
-        parent_id=parent,
-        reach=2,
-    )
+from .factories import MENTION_T0, mention
 
 
 def count(db: Database, model: type) -> int:
@@ -113,7 +89,7 @@ def test_network_and_native_id_are_unique(db: Database) -> None:
                 text="t",
                 kind="post",
                 thread_id="t3_a",
-                created_at=T0,
+                created_at=MENTION_T0,
             )
         )
 
@@ -149,7 +125,7 @@ def test_times_come_back_timezone_aware_in_utc(db: Database) -> None:
         record.created_at = datetime(2026, 11, 1, 13, 0, tzinfo=amsterdam)
     with db.transaction() as session:
         stored = session.scalars(select(MentionRecord)).one().created_at
-    assert stored == T0 and stored.tzinfo is not None
+    assert stored == MENTION_T0 and stored.tzinfo is not None
 
 
 def test_one_unresolved_alert_per_thread_is_enforced_by_the_database(db: Database) -> None:
@@ -184,7 +160,7 @@ def test_a_changed_profile_is_stored_and_sends_the_author_back_to_linking(db: Da
     with db.transaction() as session:
         store_batch(session, "reddit", "src", Batch([mention("t3_a")], None))
         author = session.scalars(select(AuthorRecord)).one()
-        author.link_checked_at = T0
+        author.link_checked_at = MENTION_T0
     profiled = dataclasses.replace(
         mention("t3_b"),
         author=Author(network="reddit", handle="erik", profile={"note": "erik@example.com"}),

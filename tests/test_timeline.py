@@ -19,11 +19,11 @@ from social_crm.errors import NotFound
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import MentionRecord, SentimentRecord
 
-from .test_alerts import ingest_and_escalate
-from .test_storage import T0, mention
+from .escalation import ingest_and_escalate
+from .factories import MENTION_T0, mention
 
 CRM = "id,name,email,tier,reddit,mastodon\nC-1,Erik Jansen,erik@example.com,gold,erik,@erik@mastodon.nl\n"
-NOW = T0 + timedelta(days=3)
+NOW = MENTION_T0 + timedelta(days=3)
 
 
 def toot(native_id: str, days_ago: int, text: str) -> Mention:
