@@ -562,15 +562,3 @@ def _put_review(
         row = AmbassadorReview(author_id=author_id)
         session.add(row)
     row.status, row.reviewed_by, row.note, row.reviewed_at = status, by, note, now
-
-
-def is_opted_out(session: Session, author_id: int) -> bool:
-    """Whether the author, or the customer they are linked to, opted out."""
-    row = session.execute(
-        select(AmbassadorReview.status, Customer.opted_out_at)
-        .select_from(AuthorRecord)
-        .outerjoin(AmbassadorReview, AmbassadorReview.author_id == AuthorRecord.id)
-        .outerjoin(Customer, Customer.id == AuthorRecord.customer_id)
-        .where(AuthorRecord.id == author_id)
-    ).first()
-    return bool(row and (row[0] == ReviewStatus.OPTED_OUT or row[1] is not None))
