@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from sentiment.text import clean_text
-
-LOGGER = logging.getLogger(__name__)
 
 # ISO 639-1 codes of the languages told apart. A post in another language gets the nearest
 # of these (Swedish may read as German): it is still not English, so it still goes to the
@@ -58,8 +54,3 @@ def detect_language(text: str) -> str | None:
     if not values or values[0].value < MIN_CONFIDENCE:
         return None
     return str(values[0].language.iso_code_639_1.name.lower())
-
-
-def detect_languages(texts: Sequence[str]) -> list[str | None]:
-    """detect_language for each text, in order."""
-    return [detect_language(text) for text in texts]

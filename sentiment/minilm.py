@@ -109,19 +109,6 @@ def load_base(base_dir: Path | None = None) -> tuple[Any, MeanPoolClassifier]:
     return tokenizer, MeanPoolClassifier(encoder)
 
 
-def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
-    """Token ids and attention mask, padded to the longest text, cut at ``max_length``."""
-    encoded = tokenizer(
-        list(texts),
-        padding=True,
-        truncation=True,
-        max_length=max_length,
-        return_tensors="pt",
-        return_token_type_ids=False,
-    )
-    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
-
-
 def token_ids(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Each text's token ids with [CLS] and [SEP], cut at ``max_length``; no padding."""
     encoded = tokenizer(

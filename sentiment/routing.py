@@ -8,13 +8,10 @@ calibrated score below ``uncertain_below``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
 from sentiment.base import Classifier, Sentiment
 from sentiment.language import detect_language
-
-LOGGER = logging.getLogger(__name__)
 
 ENGLISH = "en"
 DEFAULT_UNCERTAIN_BELOW = 0.5

@@ -1,8 +1,8 @@
 """The project's exception tree: every error social-crm raises derives from SocialCrmError.
 
 Domain errors say what is wrong in words, never in command-line syntax: the command line
-and the web API add their own hints. Each class names the HTTP status it stands for
-(``http_status``) and :data:`EXIT_CODES` the command line's exit status, in one place.
+adds its own hints. :data:`EXIT_CODES` names the command line's exit status per class, in
+one place.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from collections.abc import Mapping
 class SocialCrmError(Exception):
     """Base class of every error social-crm raises on purpose."""
 
-    http_status = 500
-
 
 class ConfigError(SocialCrmError):
     """The configuration file is missing, malformed or invalid."""
@@ -23,25 +21,17 @@ class ConfigError(SocialCrmError):
 class InputFileError(SocialCrmError):
     """A file given to an import command has bad content; nothing was imported."""
 
-    http_status = 422
-
 
 class NotFound(SocialCrmError):
     """The record asked for does not exist."""
-
-    http_status = 404
 
 
 class Conflict(SocialCrmError):
     """The request contradicts what is stored (e.g. linking an author linked elsewhere)."""
 
-    http_status = 409
-
 
 class InvalidTransition(Conflict):
     """A state change its lifecycle does not allow from the record's current state."""
-
-    http_status = 409
 
 
 class DeliveryError(SocialCrmError):

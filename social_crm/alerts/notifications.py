@@ -9,7 +9,6 @@ link to the alert in the web interface.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -28,8 +27,6 @@ from social_crm.delivery.messages import (
 from social_crm.delivery.models import Delivery
 from social_crm.delivery.safe import one_line, post_text, safe_link
 from social_crm.mentions.models import MentionRecord
-
-LOGGER = logging.getLogger(__name__)
 
 
 def compose(session: Session, row: Delivery, *, base_url: str | None = None) -> Message:

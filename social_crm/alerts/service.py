@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,8 +13,6 @@ from social_crm.alerts.models import Alert
 from social_crm.delivery.models import Delivery
 from social_crm.errors import NotFound
 from social_crm.mentions.models import AuthorRecord, MentionRecord
-
-LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,6 @@ Mentions are aggregated per author in SQL; Python only applies the formula per a
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -46,11 +45,11 @@ from sqlalchemy.orm import Session, joinedload
 from social_crm.ambassadors.enums import ReviewStatus
 from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
 from social_crm.config import AmbassadorsConfig
-from social_crm.customers.handles import normalise
+from social_crm.customers.authors import find_author
 from social_crm.customers.models import Customer
 from social_crm.db import watermarks
 from social_crm.db.base import utcnow
-from social_crm.errors import Conflict, InvalidTransition, NotFound, SocialCrmError
+from social_crm.errors import InvalidTransition, SocialCrmError
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -490,31 +489,6 @@ def entries(
     return [Entry(score, review) for score, review in session.execute(query).all()]
 
 
-def find_authors(session: Session, handle: str, network: str | None = None) -> AuthorRecord:
-    """The one author with ``handle`` (on ``network``, or on whichever network has it)."""
-    networks = [network] if network else ["reddit", "mastodon"]
-    spellings = {handle.strip(), handle.strip().lower()}
-    conditions = []
-    for name in networks:
-        with contextlib.suppress(ValueError):
-            spellings.add(normalise(name, handle))
-        conditions.append(AuthorRecord.network == name)
-    found = session.scalars(
-        select(AuthorRecord).where(or_(*conditions), AuthorRecord.handle.in_(spellings))
-    ).all()
-    if not found and network is None:
-        found = session.scalars(
-            select(AuthorRecord).where(AuthorRecord.handle.in_(spellings))
-        ).all()
-    if not found:
-        where = f" on {network}" if network else ""
-        raise NotFound(f"no author {handle!r}{where}")
-    if len(found) > 1:
-        names = ", ".join(f"{a.network}:{a.handle}" for a in found)
-        raise Conflict(f"{handle!r} is ambiguous ({names}); name the network")
-    return found[0]
-
-
 def review(
     session: Session,
     handle: str,
@@ -526,7 +500,7 @@ def review(
 ) -> ReviewDecision:
     """Record a person's decision on an author: approved, rejected, or opted out."""
     status = ReviewStatus(status)  # ValueError for a status that does not exist
-    author = find_authors(session, handle, network)
+    author = find_author(session, handle, network=network)
     now = utcnow()
     current = session.get(AmbassadorReview, author.id)
     if status not in REVIEW_TRANSITIONS[ReviewStatus(current.status) if current else None]:
@@ -562,15 +536,3 @@ def _put_review(
         row = AmbassadorReview(author_id=author_id)
         session.add(row)
     row.status, row.reviewed_by, row.note, row.reviewed_at = status, by, note, now
-
-
-def is_opted_out(session: Session, author_id: int) -> bool:
-    """Whether the author, or the customer they are linked to, opted out."""
-    row = session.execute(
-        select(AmbassadorReview.status, Customer.opted_out_at)
-        .select_from(AuthorRecord)
-        .outerjoin(AmbassadorReview, AmbassadorReview.author_id == AuthorRecord.id)
-        .outerjoin(Customer, Customer.id == AuthorRecord.customer_id)
-        .where(AuthorRecord.id == author_id)
-    ).first()
-    return bool(row and (row[0] == ReviewStatus.OPTED_OUT or row[1] is not None))

@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, false, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from social_crm.config import LinkingConfig
+from social_crm.customers.authors import find_author
 from social_crm.customers.enums import SuggestionStatus
 from social_crm.customers.handles import (
     BARE_DOMAIN,
@@ -37,7 +38,6 @@ from social_crm.customers.handles import (
     URL,
     name_key,
     name_similarity,
-    normalise,
     site_keys_in,
     username,
 )
@@ -357,120 +357,157 @@ def _username_in(network_col: Any, handle_col: Any, names: set[str]) -> ColumnEl
     )
 
 
+Found = dict[int, dict[int, list[Evidence]]]  # author id -> customer id -> evidence
+
+
 def gather_evidence(
     session: Session, authors: Sequence[AuthorRecord], config: LinkingConfig
-) -> dict[int, dict[int, list[Evidence]]]:
+) -> Found:
     """Every piece of evidence tying each author to each customer (author id → customer id)."""
     weights = config.weights
-    found: dict[int, dict[int, list[Evidence]]] = defaultdict(lambda: defaultdict(list))
+    found: Found = defaultdict(lambda: defaultdict(list))
+    _crm_handle(session, authors, weights.crm_handle, found)
+    emails, verified, mentioned = _profile_leads(authors)
+    _email_in_profile(session, emails, weights.email_in_profile, found)
+    _verified_link(session, verified, weights.verified_link, found)
+    _domain_in_profile(session, mentioned, verified, weights.domain_in_profile, found)
+    _same_username(session, authors, weights.same_username, found)
+    _display_name(session, authors, config, found)
+    return {
+        author_id: {c: list(ev) for c, ev in per_author.items() if ev}
+        for author_id, per_author in found.items()
+    }
 
-    def add(author: AuthorRecord, customer_id: int, kind: str, detail: str, weight: float) -> None:
-        if weight > 0:
-            found[author.id][customer_id].append(Evidence(kind, detail, weight))
 
-    # The CRM names the handle.
+def _add(
+    found: Found, author: AuthorRecord, customer_id: int, kind: str, detail: str, weight: float
+) -> None:
+    """Note one piece of evidence, unless its kind weighs nothing."""
+    if weight > 0:
+        found[author.id][customer_id].append(Evidence(kind, detail, weight))
+
+
+def _crm_handle(
+    session: Session, authors: Sequence[AuthorRecord], weight: float, found: Found
+) -> None:
+    """The CRM names the author's handle."""
     pairs = {(a.network, a.handle): a for a in authors}
     for network, handle, customer_id in session.execute(
         select(Identity.network, Identity.handle, Identity.customer_id).where(
             tuple_(Identity.network, Identity.handle).in_(list(pairs))
         )
     ):
-        add(
-            pairs[(network, handle)],
-            customer_id,
-            "crm_handle",
-            f"the CRM lists {network} handle {handle}",
-            weights.crm_handle,
-        )
+        detail = f"the CRM lists {network} handle {handle}"
+        _add(found, pairs[(network, handle)], customer_id, "crm_handle", detail, weight)
 
-    # The profile: verified links, email addresses and domains.
-    profiles = {a.id: profile_of(a) for a in authors if a.profile}
-    wanted_emails: dict[str, list[AuthorRecord]] = defaultdict(list)
-    wanted_sites: dict[str, list[tuple[AuthorRecord, str | None]]] = defaultdict(list)
+
+Leads = dict[str, list[tuple[AuthorRecord, str]]]  # key -> (author, where it was seen)
+
+
+def _profile_leads(authors: Sequence[AuthorRecord]) -> tuple[Leads, Leads, Leads]:
+    """What the authors' profiles show, by email, by verified site, by any site named."""
+    emails: Leads = defaultdict(list)
+    verified: Leads = defaultdict(list)
+    mentioned: Leads = defaultdict(list)
     for author in authors:
-        profile = profiles.get(author.id)
-        if profile is None:
+        if not author.profile:
             continue
-        emails, sites = _emails_and_sites(profile)
-        for email in emails:
-            wanted_emails[email].append(author)
+        profile = profile_of(author)
+        shown, sites = _emails_and_sites(profile)
+        for email in shown:
+            emails[email].append((author, email))
         for url in profile.verified_urls:
             for key in site_keys_in(url):
-                wanted_sites[key].append((author, url))
+                verified[key].append((author, url))
         for key in sites:
-            wanted_sites[key].append((author, None))
-    if wanted_emails:
-        for email, customer_id in session.execute(
-            select(Customer.email_key, Customer.id).where(
-                Customer.email_key.in_(list(wanted_emails))
-            )
-        ):
-            for author in wanted_emails[email or ""]:
-                add(
-                    author,
-                    customer_id,
-                    "email_in_profile",
-                    f"the profile shows {email}",
-                    weights.email_in_profile,
-                )
-    if wanted_sites:
-        for domain, customer_id in session.execute(
-            select(Customer.domain, Customer.id).where(Customer.domain.in_(list(wanted_sites)))
-        ):
-            verified_for: set[int] = set()
-            for author, url in wanted_sites[domain or ""]:
-                if url is not None and author.id not in verified_for:
-                    verified_for.add(author.id)
-                    add(
-                        author,
-                        customer_id,
-                        "verified_link",
-                        f"verified (rel=me) profile link {url} is the customer's site {domain}",
-                        weights.verified_link,
-                    )
-            for author, url in wanted_sites[domain or ""]:
-                if url is None and author.id not in verified_for:
-                    verified_for.add(author.id)  # once per author and customer
-                    add(
-                        author,
-                        customer_id,
-                        "domain_in_profile",
-                        f"the profile mentions the customer's site {domain}",
-                        weights.domain_in_profile,
-                    )
+            mentioned[key].append((author, key))
+    return emails, verified, mentioned
 
-    # The same username on another network: in the CRM, or an author already linked.
+
+def _email_in_profile(session: Session, emails: Leads, weight: float, found: Found) -> None:
+    """The profile shows the customer's email address."""
+    if not emails:
+        return
+    for email, customer_id in session.execute(
+        select(Customer.email_key, Customer.id).where(Customer.email_key.in_(list(emails)))
+    ):
+        for author, _ in emails[email or ""]:
+            detail = f"the profile shows {email}"
+            _add(found, author, customer_id, "email_in_profile", detail, weight)
+
+
+def _verified_link(session: Session, verified: Leads, weight: float, found: Found) -> None:
+    """A profile link verified with rel=me is the customer's website (once per author)."""
+    for domain, customer_id in _customers_at(session, verified):
+        seen: set[int] = set()
+        for author, url in verified[domain or ""]:
+            if author.id not in seen:
+                seen.add(author.id)
+                detail = f"verified (rel=me) profile link {url} is the customer's site {domain}"
+                _add(found, author, customer_id, "verified_link", detail, weight)
+
+
+def _domain_in_profile(
+    session: Session, mentioned: Leads, verified: Leads, weight: float, found: Found
+) -> None:
+    """The profile names the customer's website, with no verified link to it."""
+    for domain, customer_id in _customers_at(session, mentioned):
+        seen = {author.id for author, _ in verified.get(domain or "", [])}
+        for author, _ in mentioned[domain or ""]:
+            if author.id not in seen:
+                seen.add(author.id)  # once per author and customer
+                detail = f"the profile mentions the customer's site {domain}"
+                _add(found, author, customer_id, "domain_in_profile", detail, weight)
+
+
+def _customers_at(session: Session, sites: Leads) -> list[tuple[str | None, int]]:
+    """(domain, customer id) of the customers whose website is one of ``sites``."""
+    if not sites:
+        return []
+    return [
+        (domain, customer_id)
+        for domain, customer_id in session.execute(
+            select(Customer.domain, Customer.id).where(Customer.domain.in_(list(sites)))
+        )
+    ]
+
+
+def _same_username(
+    session: Session, authors: Sequence[AuthorRecord], weight: float, found: Found
+) -> None:
+    """The same username on another network: in the CRM, or an author already linked."""
     by_name: dict[str, list[AuthorRecord]] = defaultdict(list)
     for author in authors:
         name = username(author.network, author.handle)
         if len(name) >= MIN_USERNAME_LENGTH:
             by_name[name].append(author)
-    if by_name:
-        names = set(by_name)
-        crm_rows = session.execute(
-            select(Identity.network, Identity.handle, Identity.customer_id).where(
-                _username_in(Identity.network, Identity.handle, names)
-            )
-        ).all()
-        linked_rows = session.execute(
-            select(AuthorRecord.network, AuthorRecord.handle, AuthorRecord.customer_id).where(
-                AuthorRecord.customer_id.is_not(None),
-                _username_in(AuthorRecord.network, AuthorRecord.handle, names),
-            )
-        ).all()
-        for rows, where in ((crm_rows, "in the CRM"), (linked_rows, "a linked author")):
-            for network, handle, customer_id in rows:
-                for author in by_name.get(username(network, handle), []):
-                    if network != author.network and customer_id is not None:
-                        add(
-                            author,
-                            customer_id,
-                            "same_username",
-                            f"same username as {network}:{handle} ({where})",
-                            weights.same_username,
-                        )
+    if not by_name:
+        return
+    names = set(by_name)
+    crm_rows = session.execute(
+        select(Identity.network, Identity.handle, Identity.customer_id).where(
+            _username_in(Identity.network, Identity.handle, names)
+        )
+    ).all()
+    linked_rows = session.execute(
+        select(AuthorRecord.network, AuthorRecord.handle, AuthorRecord.customer_id).where(
+            AuthorRecord.customer_id.is_not(None),
+            _username_in(AuthorRecord.network, AuthorRecord.handle, names),
+        )
+    ).all()
+    for rows, where in ((crm_rows, "in the CRM"), (linked_rows, "a linked author")):
+        for network, handle, customer_id in rows:
+            for author in by_name.get(username(network, handle), []):
+                if network != author.network and customer_id is not None:
+                    detail = f"same username as {network}:{handle} ({where})"
+                    _add(found, author, customer_id, "same_username", detail, weight)
 
-    # A display name that is a customer's name: candidates by exact folded name.
+
+def _display_name(
+    session: Session, authors: Sequence[AuthorRecord], config: LinkingConfig, found: Found
+) -> None:
+    """The display name is close to the name of a customer: one with the exact folded name,
+    or one found by other evidence (weight x similarity)."""
     keys: dict[str, list[AuthorRecord]] = defaultdict(list)
     for author in authors:
         if key := name_key(author.display_name):
@@ -481,18 +518,15 @@ def gather_evidence(
         ):
             for author in keys[key or ""]:
                 found[author.id].setdefault(customer_id, [])
-
-    # Score names against every candidate customer found so far.
     candidate_ids = {c for per_author in found.values() for c in per_author}
-    names_by_id = (
-        dict(
-            session.execute(
-                select(Customer.id, Customer.name).where(Customer.id.in_(list(candidate_ids)))
-            ).all()
-        )
-        if candidate_ids
-        else {}
+    if not candidate_ids:
+        return
+    names_by_id = dict(
+        session.execute(
+            select(Customer.id, Customer.name).where(Customer.id.in_(list(candidate_ids)))
+        ).all()
     )
+    weight = config.weights.display_name
     for author in authors:
         per_author = found.get(author.id)
         if not per_author or not author.display_name:
@@ -500,18 +534,11 @@ def gather_evidence(
         for customer_id in list(per_author):
             similarity = name_similarity(author.display_name, names_by_id.get(customer_id, ""))
             if similarity >= config.name_min_similarity:
-                add(
-                    author,
-                    customer_id,
-                    "display_name",
-                    f"display name {author.display_name!r} matches {names_by_id[customer_id]!r} "
-                    f"({similarity:.2f})",
-                    weights.display_name * similarity,
+                detail = (
+                    f"display name {author.display_name!r} matches "
+                    f"{names_by_id[customer_id]!r} ({similarity:.2f})"
                 )
-    return {
-        author_id: {c: list(ev) for c, ev in per_author.items() if ev}
-        for author_id, per_author in found.items()
-    }
+                _add(found, author, customer_id, "display_name", detail, weight * similarity)
 
 
 # -- people's decisions ---------------------------------------------------------------------
@@ -601,25 +628,9 @@ def reject(session: Session, suggestion_id: int, *, by: str) -> SuggestionView:
     return SuggestionView.of(suggestion)
 
 
-def find_author(session: Session, network: str, handle: str) -> AuthorRecord:
-    """The stored author of ``network`` with ``handle`` (any accepted spelling)."""
-    try:
-        canonical = normalise(network, handle)
-    except ValueError:
-        canonical = handle.strip().lower()
-    author = session.scalar(
-        select(AuthorRecord).where(
-            AuthorRecord.network == network, AuthorRecord.handle.in_({canonical, handle.strip()})
-        )
-    )
-    if author is None:
-        raise NotFound(f"no {network} author {handle!r}")
-    return author
-
-
 def unlink(session: Session, network: str, handle: str, *, by: str) -> SuggestionView:
     """Undo an author's link and remember it, so the pair is never linked automatically again."""
-    author = find_author(session, network, handle)
+    author = find_author(session, handle, network=network)
     if author.customer_id is None:
         raise InvalidTransition(f"{network}:{author.handle} is not linked to a customer")
     now = utcnow()

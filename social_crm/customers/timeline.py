@@ -6,7 +6,6 @@ command line renders and the JSON API serialises.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,8 +19,6 @@ from social_crm.customers.models import Customer
 from social_crm.db.base import utcnow
 from social_crm.errors import NotFound
 from social_crm.mentions.models import AuthorRecord, MentionRecord
-
-LOGGER = logging.getLogger(__name__)
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

@@ -8,13 +8,10 @@ the web interface when one is configured; they never spell out commands.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from social_crm.delivery.safe import Format, escape, one_line, quote_block
-
-LOGGER = logging.getLogger(__name__)
 
 TOP_POST_LIMIT = 200  # characters of a latest mention's or a top post's text
 

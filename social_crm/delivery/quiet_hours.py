@@ -7,13 +7,10 @@ quiet hours, without counting an attempt. Urgent alerts are sent at once.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from social_crm.config import QuietHours
-
-LOGGER = logging.getLogger(__name__)
 
 
 def clock(value: str) -> time:

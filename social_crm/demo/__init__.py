@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -31,7 +30,6 @@ from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.mentions.models import MentionRecord
 
-LOGGER = logging.getLogger(__name__)
 STEP_SECONDS = 0.4
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from social_crm.jobs.context import JobContext
 from social_crm.mentions.classify import classify_pending
-
-LOGGER = logging.getLogger(__name__)
 
 
 def classify(ctx: JobContext) -> int:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import functools
-import logging
 
 from social_crm.alerts.notifications import compose
 from social_crm.delivery.outbox import deliver_due
 from social_crm.jobs.context import JobContext
-
-LOGGER = logging.getLogger(__name__)
 
 
 def deliver(ctx: JobContext) -> int:

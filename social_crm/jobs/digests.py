@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from social_crm.delivery import digests
 from social_crm.jobs.context import JobContext
-
-LOGGER = logging.getLogger(__name__)
 
 DIGEST_CHECK_SECONDS = 60.0  # digests are due at the top of the hour or once a day
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from social_crm.customers.linking import link_authors
 from social_crm.jobs.context import JobContext
-
-LOGGER = logging.getLogger(__name__)
 
 
 def link(ctx: JobContext) -> int:

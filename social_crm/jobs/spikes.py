@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from social_crm.alerts import spikes
 from social_crm.jobs.context import JobContext
-
-LOGGER = logging.getLogger(__name__)
 
 
 def check_spikes(ctx: JobContext) -> int:

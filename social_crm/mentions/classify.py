@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import select
@@ -11,8 +10,6 @@ from sqlalchemy.orm import Session
 
 from sentiment import LABELS, Classifier, Sentiment
 from social_crm.mentions.models import MentionRecord, SentimentRecord
-
-LOGGER = logging.getLogger(__name__)
 
 
 def classify_pending(session: Session, classifier: Classifier, *, limit: int) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -11,8 +10,6 @@ from sqlalchemy.orm import Session
 from connectors.base import Author, Batch, Mention, Revision
 from social_crm.db.base import utcnow
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SourceCursor
-
-LOGGER = logging.getLogger(__name__)
 
 
 def load_cursor(session: Session, connector: str, source_key: str) -> SourceCursor:

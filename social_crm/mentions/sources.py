@@ -7,7 +7,6 @@ that runs it starts again (`enable` at start-up): a restart after fixing them re
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 from collections.abc import Iterable
@@ -19,8 +18,6 @@ from sqlalchemy.orm import Session
 from social_crm.config import Settings
 from social_crm.mentions.ingest import load_cursor
 from social_crm.mentions.models import SourceCursor
-
-LOGGER = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 900.0

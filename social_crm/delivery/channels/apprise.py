@@ -16,8 +16,6 @@ from social_crm.delivery.messages import Message
 from social_crm.delivery.safe import escape
 from social_crm.errors import ConfigError, DeliveryError
 
-LOGGER = logging.getLogger(__name__)
-
 
 class AppriseNotifier:
     """Sends each alert to one apprise URL; a failed notify() is a failure to retry."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import smtplib
 from email.message import EmailMessage
@@ -13,7 +12,6 @@ from social_crm.delivery.messages import AlertMessage, Message
 from social_crm.delivery.safe import one_line
 from social_crm.errors import DeliveryError
 
-LOGGER = logging.getLogger(__name__)
 MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9.\-_+=]")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 import httpx
@@ -17,8 +16,6 @@ from social_crm.delivery.channels.signing import (
 )
 from social_crm.delivery.messages import Message
 from social_crm.errors import DeliveryError
-
-LOGGER = logging.getLogger(__name__)
 
 
 class WebhookNotifier:
