@@ -17,7 +17,7 @@ from social_crm.db import Database
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import build_notifiers
 from social_crm.delivery.models import Delivery
-from social_crm.delivery.outbox import deliver_due
+from social_crm.delivery.outbox import DeliveryPass, deliver_due
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.errors import InvalidTransition, NotFound
 
@@ -69,8 +69,10 @@ def test_a_negative_thread_raises_one_alert_delivered_once_per_channel(
         mention("t3_c", text="I love my Brewly, wonderful!"),
     )
     assert len(opened) == 1
-    assert deliver_due(db, notifiers, policy, compose=compose) == (2, 0)
-    assert deliver_due(db, notifiers, policy, compose=compose) == (0, 0)  # nothing is sent twice
+    assert deliver_due(db, notifiers, policy, compose=compose) == DeliveryPass(sent=2, failed=0)
+    assert deliver_due(db, notifiers, policy, compose=compose) == DeliveryPass(
+        sent=0, failed=0
+    )  # nothing is sent twice
     assert len(smtp.messages) == 1 and len(webhook.payloads) == 1
     assert "Brewly: negative reddit mention by erik" in smtp.messages[0]["Subject"]
     payload = webhook.payloads[0]["alert"]
@@ -80,7 +82,7 @@ def test_a_negative_thread_raises_one_alert_delivered_once_per_channel(
         assert alert.mention_count == 2
     # A later negative reply in the same conversation adds to the alert, sends nothing.
     assert ingest_and_escalate(db, mention("t1_d", parent="t3_a", thread="t3_a", text=ANGRY)) == []
-    assert deliver_due(db, notifiers, policy, compose=compose) == (0, 0)
+    assert deliver_due(db, notifiers, policy, compose=compose) == DeliveryPass(sent=0, failed=0)
 
 
 def test_a_resolved_conversation_that_turns_negative_again_opens_a_new_alert(db: Database) -> None:
@@ -100,14 +102,17 @@ def test_a_failing_channel_is_retried_with_backoff_then_given_up(
     notifiers = build_notifiers(policy.channels)
     webhook.status = 503
     ingest_and_escalate(db, mention("t3_a", text=ANGRY))
-    assert deliver_due(db, notifiers, policy, compose=compose) == (
-        1,
-        1,
+    assert deliver_due(db, notifiers, policy, compose=compose) == DeliveryPass(
+        sent=1, failed=1
     )  # email sent, webhook failed
-    assert deliver_due(db, notifiers, policy, compose=compose) == (0, 0)  # not due yet: backing off
+    assert deliver_due(db, notifiers, policy, compose=compose) == DeliveryPass(
+        sent=0, failed=0
+    )  # not due yet: backing off
     later = utcnow() + timedelta(hours=1)
     webhook.status = 200
-    assert deliver_due(db, notifiers, policy, now=later, compose=compose) == (1, 0)
+    assert deliver_due(db, notifiers, policy, now=later, compose=compose) == DeliveryPass(
+        sent=1, failed=0
+    )
     assert len(smtp.messages) == 1 and len(webhook.payloads) == 1
 
     webhook.status = 500
@@ -132,7 +137,7 @@ def test_an_unreachable_smtp_server_is_a_retryable_failure(
         policy = channels(gone, webhook)
     notifiers = build_notifiers(policy.channels)
     ingest_and_escalate(db, mention("t3_a", text=ANGRY))
-    assert deliver_due(db, notifiers, policy, compose=compose) == (1, 1)
+    assert deliver_due(db, notifiers, policy, compose=compose) == DeliveryPass(sent=1, failed=1)
     with db.transaction() as session:
         email = session.scalars(select(Delivery).where(Delivery.channel == "team")).one()
         assert email.status == "pending" and "email to 127.0.0.1" in (email.last_error or "")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from connectors.base import Author, Batch, Mention
-from social_crm.ambassadors import scoring
+from social_crm.ambassadors import report, review, scoring
 from social_crm.ambassadors.models import AmbassadorScore
 from social_crm.ambassadors.report import ambassador_rows
 from social_crm.ambassadors.scoring import CustomerFacts, Opinion, decay, score_author
@@ -221,7 +221,7 @@ FANS = [
 ]
 
 
-def handles(entries: list[scoring.Entry]) -> list[str]:
+def handles(entries: list[report.Entry]) -> list[str]:
     return [e.score.author.handle for e in entries]
 
 
@@ -299,7 +299,7 @@ def test_rising_candidates_grow_over_a_window(db: Database) -> None:
     with db.transaction() as session:
         scoring.recompute(session, config=config, now=fortnight, full=True)
     with db.transaction() as session:
-        rising = scoring.entries(session, rising=True)
+        rising = report.entries(session, rising=True)
         growth = {e.score.author.handle: e.growth for e in rising}
     assert handles(rising)[0] == "once"
     assert growth["once"] > 0 and "fan" not in growth  # the fan's praise only ages
@@ -322,25 +322,25 @@ def test_review_workflow_approve_reject_and_opt_out(db: Database) -> None:
                 author.customer_id = customer.id
         scoring.recompute(session, now=NOW)
     with db.transaction() as session:
-        pending = scoring.entries(session, pending_above=2.0)
+        pending = report.entries(session, pending_above=2.0)
         assert "fan" in handles(pending) and "mixed" not in handles(pending)
-        scoring.review(session, "u/Fan", status="approved", by="maria", note="great posts")
-        scoring.review(session, "once", network="reddit", status="rejected", by="maria")
+        review.review(session, "u/Fan", status="approved", by="maria", note="great posts")
+        review.review(session, "once", network="reddit", status="rejected", by="maria")
     with db.transaction() as session:
-        listed = {e.score.author.handle: e.review_status for e in scoring.entries(session)}
+        listed = {e.score.author.handle: e.review_status for e in report.entries(session)}
         assert listed["fan"] == "approved" and listed["once"] == "rejected"
-        assert "fan" not in handles(scoring.entries(session, pending_above=0.0))
+        assert "fan" not in handles(report.entries(session, pending_above=0.0))
         with pytest.raises(NotFound, match="no author 'nobody'"):
-            scoring.review(session, "nobody", status="approved", by="maria")
+            review.review(session, "nobody", status="approved", by="maria")
     with db.transaction() as session:
-        scoring.review(session, "@fan@mastodon.nl", status="opted_out", by="maria")
+        review.review(session, "@fan@mastodon.nl", status="opted_out", by="maria")
     with db.transaction() as session:
         scoring.recompute(session, now=NOW, full=True)
-        shown = handles(scoring.entries(session))
+        shown = handles(report.entries(session))
         # Opting out on one account hides the person's other accounts too, for good.
         assert "fan" not in shown and "fan@mastodon.nl" not in shown and "once" in shown
         with pytest.raises(InvalidTransition, match="opted out"):
-            scoring.review(session, "fan", status="approved", by="maria")
+            review.review(session, "fan", status="approved", by="maria")
 
 
 def test_the_cli_lists_reviews_and_exports_the_breakdown_as_safe_csv(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from social_crm.ambassadors.enums import ReviewStatus
-from social_crm.ambassadors.scoring import REVIEW_TRANSITIONS
+from social_crm.ambassadors.review import REVIEW_TRANSITIONS
 from social_crm.customers.enums import SuggestionStatus
 from social_crm.customers.linking import TRANSITIONS as SUGGESTION_TRANSITIONS
 from social_crm.errors import (

@@ -32,7 +32,7 @@ from social_crm.delivery.channels import build_notifiers, verify_signature
 from social_crm.delivery.channels.signing import sign
 from social_crm.delivery.messages import AlertMessage, DigestItem, DigestMessage
 from social_crm.delivery.models import Delivery
-from social_crm.delivery.outbox import channel_report, claim_next, deliver_due
+from social_crm.delivery.outbox import DeliveryPass, channel_report, claim_next, deliver_due
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.errors import ConfigError, DeliveryError
 
@@ -82,7 +82,9 @@ def test_email_and_webhook_carry_the_alert_a_stable_key_and_a_valid_signature(
     config = policy(smtp, webhook)
     store(db, (post("t3_a", text="Brewly broke again. Ünïcode ☕ and a <b>tag</b>"), ANGRY))
     (alert,) = escalate(db, routing=ROUTING)
-    assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (2, 0)
+    assert deliver_due(
+        db, build_notifiers(config.channels), config, compose=compose
+    ) == DeliveryPass(sent=2, failed=0)
 
     (email,) = smtp.messages
     assert email["Subject"] == "[social-crm] Brewly: negative reddit mention by erik [medium]"
@@ -135,13 +137,15 @@ def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(
     store(db, (post("t3_a"), ANGRY), (post("t3_b", author="ann"), ANGRY))
     escalate(db, routing=ROUTING)
     # Both emails go out; the webhook fails once and its other row waits for the next pass.
-    assert deliver_due(db, notifiers, config, compose=compose) == (2, 1)
-    assert deliver_due(db, notifiers, config, compose=compose) == (0, 1)
-    assert deliver_due(db, notifiers, config, compose=compose) == (0, 0)  # both backing off
+    assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(sent=2, failed=1)
+    assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(sent=0, failed=1)
+    assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(
+        sent=0, failed=0
+    )  # both backing off
     webhook.status = 200
     assert deliver_due(
         db, notifiers, config, now=utcnow() + timedelta(hours=1), compose=compose
-    ) == (2, 0)
+    ) == DeliveryPass(sent=2, failed=0)
     first_keys = [r.header("Idempotency-Key") for r in webhook.requests]
     assert sorted(first_keys[:2]) == sorted(first_keys[2:])  # retries repeat their keys
 
@@ -184,7 +188,9 @@ def test_a_channel_that_times_out_costs_the_others_one_timeout_per_pass(
         store(db, *[(post(f"t3_{n}", author=f"user{n}"), ANGRY) for n in range(5)])
         escalate(db, routing=Routing.single(["pager", "chat"]))
         started = time.monotonic()
-        assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (5, 1)
+        assert deliver_due(
+            db, build_notifiers(config.channels), config, compose=compose
+        ) == DeliveryPass(sent=5, failed=1)
         assert time.monotonic() - started < 2.4  # one timeout (0.5 s), not five
     assert len(webhook.payloads) == 5
     with db.transaction() as session:
@@ -243,10 +249,12 @@ def test_a_send_interrupted_by_a_crash_is_sent_again_with_the_same_key(
     with db.transaction() as session:
         row = session.scalars(select(Delivery)).one()
         assert (row.status, row.attempts) == ("sending", 1)
-    assert deliver_due(db, notifiers, config, compose=compose) == (0, 0)  # the lease still holds
+    assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(
+        sent=0, failed=0
+    )  # the lease still holds
     assert deliver_due(
         db, notifiers, config, now=utcnow() + timedelta(seconds=61), compose=compose
-    ) == (1, 0)
+    ) == DeliveryPass(sent=1, failed=0)
     keys = [r.header("Idempotency-Key") for r in webhook.requests]
     assert len(keys) == 2 and len(set(keys)) == 1  # one duplicate, which the key identifies
     with db.transaction() as session:
@@ -265,7 +273,7 @@ def test_several_daemons_never_send_the_same_row(pg_url: str) -> None:
         store(db, *[(post(f"t3_{i}", author=f"user{i}"), ANGRY) for i in range(30)])
         escalate(db, routing=Routing.single(["chat"]))
         notifiers = build_notifiers(config.channels)
-        results: list[tuple[int, int]] = []
+        results: list[DeliveryPass] = []
         workers = [
             threading.Thread(
                 target=lambda: results.append(deliver_due(db, notifiers, config, compose=compose))
@@ -278,7 +286,7 @@ def test_several_daemons_never_send_the_same_row(pg_url: str) -> None:
             worker.join(timeout=60)
         keys = [r.header("Idempotency-Key") for r in webhook.requests]
     db.close()
-    assert sum(sent for sent, _ in results) == 30
+    assert sum(result.sent for result in results) == 30
     assert len(keys) == 30 and len(set(keys)) == 30
 
 
@@ -291,7 +299,9 @@ def test_quiet_hours_hold_non_urgent_deliveries_until_morning(
     store(db, (post("t3_a"), ANGRY), (post("t3_b", author="vip", followers=50_000), ANGRY))
     escalate(db, routing=Routing.single(["chat"]))
     night = datetime(2026, 11, 2, 23, 0, tzinfo=UTC)
-    assert deliver_due(db, notifiers, config, now=night, compose=compose) == (1, 0)
+    assert deliver_due(db, notifiers, config, now=night, compose=compose) == DeliveryPass(
+        sent=1, failed=0
+    )
     assert webhook.payloads[0]["alert"]["severity"] == "high"
     with db.transaction() as session:
         held = session.scalars(select(Delivery).where(Delivery.status == "pending")).one()
@@ -299,7 +309,7 @@ def test_quiet_hours_hold_non_urgent_deliveries_until_morning(
         assert held.attempts == 0
     assert deliver_due(
         db, notifiers, config, now=night + timedelta(hours=8, minutes=1), compose=compose
-    ) == (1, 0)
+    ) == DeliveryPass(sent=1, failed=0)
 
 
 def test_a_digest_arrives_as_one_message_listing_its_alerts(
@@ -312,13 +322,15 @@ def test_a_digest_arrives_as_one_message_listing_its_alerts(
     routing = Routing(levels=(("team", "chat"),), digest_at_most="low")
     store(db, (post("t3_a", author="a"), UNSURE), (post("t3_b", author="b"), UNSURE))
     escalate(db, routing=routing)
-    assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (0, 0)
+    assert deliver_due(
+        db, build_notifiers(config.channels), config, compose=compose
+    ) == DeliveryPass(sent=0, failed=0)
     later = utcnow() + timedelta(hours=1, minutes=1)
     with db.transaction() as session:
         assert len(digests.build_digests(session, DigestConfig(), now=later)) == 2
     assert deliver_due(
         db, build_notifiers(config.channels), config, now=later, compose=compose
-    ) == (2, 0)
+    ) == DeliveryPass(sent=2, failed=0)
     (payload,) = webhook.payloads
     assert payload["event"] == "digest" and len(payload["alerts"]) == 2
     assert {item["severity"] for item in payload["alerts"]} == {"low"}
@@ -343,7 +355,7 @@ def test_apprise_delivers_to_json_and_email_services_and_reports_failures(
     notifiers = build_notifiers(config.channels)
     store(db, (post("t3_a", text="Broken *again* @everyone"), ANGRY))
     escalate(db, routing=Routing.single(["hook", "mail"]))
-    assert deliver_due(db, notifiers, config, compose=compose) == (2, 0)
+    assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(sent=2, failed=0)
     (payload,) = webhook.payloads
     # Markdown escaped (json:// shows it as it is; `format: text` suits such services).
     assert payload["title"].startswith(r"\[social-crm\] Brewly: negative reddit mention by erik")
@@ -353,7 +365,7 @@ def test_apprise_delivers_to_json_and_email_services_and_reports_failures(
     webhook.status = 500
     store(db, (post("t3_b", author="ann"), ANGRY))
     escalate(db, routing=Routing.single(["hook"]))
-    assert deliver_due(db, notifiers, config, compose=compose) == (0, 1)
+    assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(sent=0, failed=1)
     with db.transaction() as session:
         row = session.scalars(select(Delivery).where(Delivery.status == "pending")).one()
         assert (row.last_error or "").startswith("apprise json:// failed:")
@@ -378,7 +390,9 @@ def test_a_notifier_bug_is_recorded_as_a_failure_not_a_stuck_row(db: Database) -
 
     store(db, (post("t3_a"), ANGRY))
     escalate(db, routing=Routing.single(["chat"]))
-    assert deliver_due(db, {"chat": Broken()}, AlertsConfig(), compose=compose) == (0, 1)
+    assert deliver_due(db, {"chat": Broken()}, AlertsConfig(), compose=compose) == DeliveryPass(
+        sent=0, failed=1
+    )
     with db.transaction() as session:
         row = session.scalars(select(Delivery)).one()
         assert row.status == "pending" and "KeyError" in (row.last_error or "")
@@ -396,10 +410,10 @@ def test_messages_name_the_alert_and_link_to_the_web_interface_when_it_is_config
     store(db, (post("t3_a", author="anna"), ANGRY))
     (linked,) = escalate(db, routing=ROUTING)
     with_web = functools.partial(compose, base_url="https://crm.brewly.example")
-    assert deliver_due(db, notifiers, config, compose=with_web) == (2, 0)
+    assert deliver_due(db, notifiers, config, compose=with_web) == DeliveryPass(sent=2, failed=0)
     store(db, (post("t3_b", author="bob"), ANGRY))
     (plain,) = escalate(db, routing=ROUTING)
-    assert deliver_due(db, notifiers, config, compose=compose) == (2, 0)
+    assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(sent=2, failed=0)
 
     first, second = (
         m.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n") for m in smtp.messages

@@ -20,7 +20,7 @@ from social_crm.customers.models import Customer
 from social_crm.db import Database
 from social_crm.delivery.channels import build_notifiers
 from social_crm.delivery.messages import AlertMessage
-from social_crm.delivery.outbox import deliver_due
+from social_crm.delivery.outbox import DeliveryPass, deliver_due
 from social_crm.delivery.safe import escape, one_line, post_text
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
 from social_crm.mentions.models import AuthorRecord
@@ -183,10 +183,9 @@ def test_hostile_text_is_inert_on_every_channel(
             author = session.scalars(select(AuthorRecord).where(AuthorRecord.handle == handle))
             author.one().customer_id = row.id
     (alert,) = escalate(db, routing=Routing.single([c.name for c in channels]))
-    assert deliver_due(db, build_notifiers(config.channels), config, compose=compose) == (
-        len(channels),
-        0,
-    )
+    assert deliver_due(
+        db, build_notifiers(config.channels), config, compose=compose
+    ) == DeliveryPass(sent=len(channels), failed=0)
     with db.transaction() as session:
         resolve(session, alert.id, by="test")  # the next payload's author starts afresh
 

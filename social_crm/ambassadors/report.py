@@ -3,10 +3,77 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
 
-from social_crm.ambassadors import scoring
+from social_crm.ambassadors.enums import ReviewStatus
+from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
+from social_crm.customers.models import Customer
+from social_crm.mentions.models import AuthorRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One ranked author: the stored score, its growth and the review decision, if any."""
+
+    score: AmbassadorScore
+    review: AmbassadorReview | None
+
+    @property
+    def growth(self) -> float:
+        """How much the score rose since the previous score (a rising window or more ago)."""
+        return self.score.score - (self.score.previous_score or 0.0)
+
+    @property
+    def review_status(self) -> str:
+        """approved, rejected, or empty when no one has decided."""
+        return self.review.status if self.review else ""
+
+
+def _listed() -> Any:
+    """The ranking query: scores above zero of authors who have not opted out."""
+    return (
+        select(AmbassadorScore, AmbassadorReview)
+        .join(AuthorRecord, AuthorRecord.id == AmbassadorScore.author_id)
+        .outerjoin(Customer, Customer.id == AuthorRecord.customer_id)
+        .outerjoin(AmbassadorReview, AmbassadorReview.author_id == AmbassadorScore.author_id)
+        .where(
+            AmbassadorScore.score > 0,
+            or_(
+                AmbassadorReview.status.is_(None), AmbassadorReview.status != ReviewStatus.OPTED_OUT
+            ),
+            Customer.opted_out_at.is_(None),
+        )
+        .options(joinedload(AmbassadorScore.author).joinedload(AuthorRecord.customer))
+    )
+
+
+def entries(
+    session: Session,
+    *,
+    limit: int | None = None,
+    pending_above: float | None = None,
+    rising: bool = False,
+) -> list[Entry]:
+    """Ranked authors, best first; ``pending_above``: only unreviewed ones scoring that much;
+    ``rising``: only those whose score grew, fastest growth first."""
+    query = _listed()
+    if pending_above is not None:
+        query = query.where(
+            AmbassadorReview.author_id.is_(None), AmbassadorScore.score >= pending_above
+        )
+    if rising:
+        growth = AmbassadorScore.score - func.coalesce(AmbassadorScore.previous_score, 0.0)
+        query = query.where(growth > 0, AmbassadorReview.author_id.is_(None)).order_by(
+            growth.desc(), AmbassadorScore.author_id
+        )
+    else:
+        query = query.order_by(AmbassadorScore.score.desc(), AmbassadorScore.author_id)
+    if limit:
+        query = query.limit(limit)
+    return [Entry(score, review) for score, review in session.execute(query).all()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +125,9 @@ def ambassador_rows(
     pending_above: float | None = None,
     rising: bool = False,
 ) -> list[AmbassadorRow]:
-    """The ranking with each score's breakdown, best first (``scoring.entries`` filters)."""
+    """The ranking with each score's breakdown, best first (``entries`` filters)."""
     rows = []
-    listed = scoring.entries(session, limit=limit, pending_above=pending_above, rising=rising)
+    listed = entries(session, limit=limit, pending_above=pending_above, rising=rising)
     for rank, entry in enumerate(listed, start=1):
         parts = entry.score.components
         author = entry.score.author

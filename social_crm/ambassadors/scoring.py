@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,16 +40,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from social_crm.ambassadors.enums import ReviewStatus
-from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
+from social_crm.ambassadors.models import AmbassadorScore
 from social_crm.config import AmbassadorsConfig
-from social_crm.customers.authors import find_author
 from social_crm.customers.models import Customer
 from social_crm.db import watermarks
 from social_crm.db.base import utcnow
-from social_crm.errors import InvalidTransition, SocialCrmError
+from social_crm.errors import SocialCrmError
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -60,15 +58,6 @@ OVERLAP = timedelta(minutes=10)  # re-read a little before the watermark: late c
 CHUNK = 500
 WRITE_BATCH = 5000
 LN2 = math.log(2)
-
-# The decisions a person may record on an author, by their current review (None: none yet).
-# Opting out is final: the person is not approached again.
-REVIEW_TRANSITIONS: Mapping[ReviewStatus | None, frozenset[ReviewStatus]] = {
-    None: frozenset(ReviewStatus),
-    ReviewStatus.APPROVED: frozenset(ReviewStatus),
-    ReviewStatus.REJECTED: frozenset(ReviewStatus),
-    ReviewStatus.OPTED_OUT: frozenset({ReviewStatus.OPTED_OUT}),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,128 +400,3 @@ def _upsert(session: Session, roll_before: datetime) -> Any:
             "checkpoint_at": case((roll, new.computed_at), else_=table.c.checkpoint_at),
         },
     )
-
-
-# -- what people see and decide -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One ranked author: the stored score, its growth and the review decision, if any."""
-
-    score: AmbassadorScore
-    review: AmbassadorReview | None
-
-    @property
-    def growth(self) -> float:
-        """How much the score rose since the previous score (a rising window or more ago)."""
-        return self.score.score - (self.score.previous_score or 0.0)
-
-    @property
-    def review_status(self) -> str:
-        """approved, rejected, or empty when no one has decided."""
-        return self.review.status if self.review else ""
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewDecision:
-    """A person's decision on one author, as recorded."""
-
-    network: str
-    handle: str
-    status: str
-    by: str
-    note: str | None
-
-
-def _listed() -> Any:
-    """The ranking query: scores above zero of authors who have not opted out."""
-    return (
-        select(AmbassadorScore, AmbassadorReview)
-        .join(AuthorRecord, AuthorRecord.id == AmbassadorScore.author_id)
-        .outerjoin(Customer, Customer.id == AuthorRecord.customer_id)
-        .outerjoin(AmbassadorReview, AmbassadorReview.author_id == AmbassadorScore.author_id)
-        .where(
-            AmbassadorScore.score > 0,
-            or_(
-                AmbassadorReview.status.is_(None), AmbassadorReview.status != ReviewStatus.OPTED_OUT
-            ),
-            Customer.opted_out_at.is_(None),
-        )
-        .options(joinedload(AmbassadorScore.author).joinedload(AuthorRecord.customer))
-    )
-
-
-def entries(
-    session: Session,
-    *,
-    limit: int | None = None,
-    pending_above: float | None = None,
-    rising: bool = False,
-) -> list[Entry]:
-    """Ranked authors, best first; ``pending_above``: only unreviewed ones scoring that much;
-    ``rising``: only those whose score grew, fastest growth first."""
-    query = _listed()
-    if pending_above is not None:
-        query = query.where(
-            AmbassadorReview.author_id.is_(None), AmbassadorScore.score >= pending_above
-        )
-    if rising:
-        growth = AmbassadorScore.score - func.coalesce(AmbassadorScore.previous_score, 0.0)
-        query = query.where(growth > 0, AmbassadorReview.author_id.is_(None)).order_by(
-            growth.desc(), AmbassadorScore.author_id
-        )
-    else:
-        query = query.order_by(AmbassadorScore.score.desc(), AmbassadorScore.author_id)
-    if limit:
-        query = query.limit(limit)
-    return [Entry(score, review) for score, review in session.execute(query).all()]
-
-
-def review(
-    session: Session,
-    handle: str,
-    *,
-    status: ReviewStatus | str,
-    by: str,
-    network: str | None = None,
-    note: str | None = None,
-) -> ReviewDecision:
-    """Record a person's decision on an author: approved, rejected, or opted out."""
-    status = ReviewStatus(status)  # ValueError for a status that does not exist
-    author = find_author(session, handle, network=network)
-    now = utcnow()
-    current = session.get(AmbassadorReview, author.id)
-    if status not in REVIEW_TRANSITIONS[ReviewStatus(current.status) if current else None]:
-        assert current is not None  # a first review may be anything
-        raise InvalidTransition(
-            f"{author.network}:{author.handle} opted out on {current.reviewed_at:%Y-%m-%d}; "
-            "they are not approached again"
-        )
-    if status == ReviewStatus.OPTED_OUT:
-        # The person opts out, not one account: every account linked to them goes too.
-        people = [author]
-        if author.customer is not None:
-            author.customer.opted_out_at = now
-            people = list(
-                session.scalars(
-                    select(AuthorRecord).where(AuthorRecord.customer_id == author.customer_id)
-                )
-            )
-        for person in people:
-            _put_review(session, person.id, ReviewStatus.OPTED_OUT, by, note, now)
-    else:
-        _put_review(session, author.id, status, by, note, now)
-    session.flush()
-    LOGGER.info("ambassador %s:%s %s by %s", author.network, author.handle, status, by)
-    return ReviewDecision(author.network, author.handle, status, by, note)
-
-
-def _put_review(
-    session: Session, author_id: int, status: str, by: str, note: str | None, now: datetime
-) -> None:
-    row = session.get(AmbassadorReview, author_id)
-    if row is None:
-        row = AmbassadorReview(author_id=author_id)
-        session.add(row)
-    row.status, row.reviewed_by, row.note, row.reviewed_at = status, by, note, now

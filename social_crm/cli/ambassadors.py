@@ -99,7 +99,7 @@ def _review(
     handle: str, *, network: str | None, status: str, by: str, note: str | None, config: Path | None
 ) -> None:
     """Record a review decision and say what was decided."""
-    from social_crm.ambassadors.scoring import review
+    from social_crm.ambassadors.review import review
 
     with database(config).transaction() as session:
         decision = review(session, handle, status=status, by=by, network=network, note=note)

@@ -76,6 +76,14 @@ def _claimable(now: datetime) -> object:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryPass:
+    """What one pass of the outbox did."""
+
+    sent: int = 0
+    failed: int = 0  # failed attempts; each failed row is retried later or given up on
+
+
 def deliver_due(
     db: Database,
     notifiers: Mapping[str, Notifier],
@@ -84,8 +92,8 @@ def deliver_due(
     compose: Composer,
     now: datetime | None = None,
     limit: int = 100,
-) -> tuple[int, int]:
-    """Try up to ``limit`` due deliveries, one at a time; returns (sent, failed attempts).
+) -> DeliveryPass:
+    """Try up to ``limit`` due deliveries, one at a time; returns what was sent and failed.
 
     ``compose`` builds each claimed row's message (see :data:`Composer`).
 
@@ -107,7 +115,7 @@ def deliver_due(
         else:
             failed += 1
             failing.add(claim.channel)
-    return sent, failed
+    return DeliveryPass(sent=sent, failed=failed)
 
 
 def claim_next(

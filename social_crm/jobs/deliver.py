@@ -11,11 +11,11 @@ from social_crm.jobs.context import JobContext
 
 def deliver(ctx: JobContext) -> int:
     """Send due alert deliveries; returns how many were sent."""
-    sent, _failed = deliver_due(
+    done = deliver_due(
         ctx.db,
         ctx.notifiers,
         ctx.settings.alerts,
         compose=functools.partial(compose, base_url=ctx.settings.web.base_url),
         now=ctx.now(),
     )
-    return sent
+    return done.sent
