@@ -58,6 +58,9 @@ class Mention:
     parent_id: str | None = None
     reach: int = 0  # the network's own engagement figure: score, favourites + boosts
     edited_at: datetime | None = None  # when the author last changed the text
+    language: str | None = None  # the post's language as the network gives it (ISO 639)
+    # Who may see it: "public", "unlisted", "private" (followers only) or "direct".
+    visibility: str = "public"
 
 
 @dataclass(frozen=True, slots=True)

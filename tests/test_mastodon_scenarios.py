@@ -385,7 +385,8 @@ def test_account_statuses_with_lookup_once(fake: FakeMastodon, connect: Connect)
         fake.post("anna@remote.example", f"more {i}")
     later = connector.fetch(source, batch.cursor)
     assert _texts(later) == ["a reply", "more 0", "more 1", "more 2"]
-    assert later.mentions[0].parent_id == f"{fake.host}/{root}"  # parent not seen: local id
+    # The parent was never returned: its URI comes from the reply's context.
+    assert later.mentions[0].parent_id == fake.status_json(root)["uri"]
     assert len(fake.api_requests("/api/v1/accounts/lookup")) == 1
     calls = fake.api_requests("/api/v1/accounts/")
     assert all(r.query.get("exclude_reblogs") == ["1"] for r in calls if "statuses" in r.path)

@@ -31,6 +31,7 @@ from connectors.mastodon.polling import EMPTY_CURSOR, _Poller, _Target
 from connectors.mastodon.refresh import _StatusIndex
 from connectors.mastodon.settings import InstanceSettings, MastodonSettings
 from connectors.mastodon.stream import STREAM_READ_TIMEOUT_SECONDS, _Stream
+from connectors.mastodon.threads import _Threads
 
 LOGGER = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class MastodonConnector:
         self._sources: list[Source] = []
         self._poller = _Poller(settings.page_size)
         self._index = _StatusIndex(self._instances, self.instance)
+        self._threads = _Threads(self._index)
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._closed = False
         extra_hosts = [instance_domain(e.api_base_url) for e in settings.extra_instances]
@@ -168,12 +170,21 @@ class MastodonConnector:
         domain = instance.own_domain(source.key)
         mentions: list[Mention] = []
         for item in oldest_first:
+            if target.kind == "mentions" and item.get("type") != "mention":
+                continue  # favourites, follows...: some servers ignore the types[] filter
             status = item.get("status") if target.kind == "mentions" else item
             if not isinstance(status, Mapping):
                 continue
             try:
+                original = status.get("reblog") or status
+                parent, root = self._threads.resolve(source.key, instance, original)
                 mention = mention_from_status(
-                    status, brand=source.brand, source=source.key, instance=domain
+                    status,
+                    brand=source.brand,
+                    source=source.key,
+                    instance=domain,
+                    parent=parent,
+                    root=root,
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 LOGGER.warning(
@@ -183,13 +194,8 @@ class MastodonConnector:
                     exc,
                 )
                 continue
-            original = status.get("reblog") or status
             self._index.remember(mention.native_id, instance.host, str(original["id"]))
-            parent = original.get("in_reply_to_id")
-            if parent is not None:
-                parent_uri = self._index.uri_of(instance.host, str(parent))
-                if parent_uri is not None:
-                    mention = replace(mention, parent_id=parent_uri)
+            self._threads.note(mention.native_id, mention.thread_id)
             mentions.append(mention)
         return Batch(mentions=mentions, cursor=new_cursor)
 

@@ -30,21 +30,89 @@ def instance_domain(api_base_url: str) -> str:
 
 
 def status_text(status: Mapping[str, Any]) -> str:
-    """A status's readable text: the content warning, then the content as plain text."""
-    text = html_to_text(status.get("content") or "")
-    spoiler = (status.get("spoiler_text") or "").strip()
-    if spoiler:
-        text = f"{spoiler}\n\n{text}" if text else spoiler
-    return text
+    """A status's readable text: content warning, content, then media descriptions and poll.
+
+    A quote post's ``RE: <url>`` fallback line (Mastodon's ``quote-inline`` element) is
+    left out: it is there for clients that cannot show quotes.
+    """
+    parts = [
+        (status.get("spoiler_text") or "").strip(),
+        html_to_text(status.get("content") or ""),
+        *_media_lines(status.get("media_attachments")),
+        _poll_line(status.get("poll")),
+    ]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _media_lines(attachments: Any) -> list[str]:
+    """``[image: description]`` for each attachment its author described."""
+    if not isinstance(attachments, Sequence):
+        return []
+    lines = []
+    for item in attachments:
+        if not isinstance(item, Mapping):
+            continue
+        description = " ".join(str(item.get("description") or "").split())
+        if description:
+            lines.append(f"[{item.get('type') or 'media'}: {description}]")
+    return lines
+
+
+def _poll_line(poll: Any) -> str:
+    """``Poll: a / b / c``, the options a poll offers; "" without a poll."""
+    if not isinstance(poll, Mapping) or not isinstance(poll.get("options"), Sequence):
+        return ""
+    titles = [
+        " ".join(str(option.get("title") or "").split())
+        for option in poll["options"]
+        if isinstance(option, Mapping)
+    ]
+    titles = [title for title in titles if title]
+    return "Poll: " + " / ".join(titles) if titles else ""
+
+
+def account_profile(account: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The bio and profile fields (with their ``rel=me`` verification) as linking reads them.
+
+    None when the account carries neither, so a stored profile is not wiped by a listing
+    that leaves them out.
+    """
+    if "note" not in account and "fields" not in account:
+        return None
+    fields = []
+    for item in account.get("fields") or []:
+        if not isinstance(item, Mapping):
+            continue
+        verified = item.get("verified_at")
+        fields.append(
+            {
+                "name": str(item.get("name") or ""),
+                "value": str(item.get("value") or ""),
+                # Mastodon.py hands out datetimes; the profile is stored as JSON.
+                "verified_at": verified.isoformat()
+                if isinstance(verified, datetime)
+                else (str(verified) if verified else None),
+            }
+        )
+    return {"note": str(account.get("note") or ""), "fields": fields}
 
 
 def mention_from_status(
-    status: Mapping[str, Any], *, brand: str, source: str, instance: str
+    status: Mapping[str, Any],
+    *,
+    brand: str,
+    source: str,
+    instance: str,
+    parent: str | None = None,
+    root: str | None = None,
 ) -> Mention:
     """A status (Mastodon.py object or JSON dict) as a Mention; a boost becomes its original.
 
     ``instance`` is the domain of the server it was read from: it qualifies local accts, so
     a status has the same native id (its URI), URL and author handle through any server.
+    ``parent`` and ``root`` are the URIs of the status it replies to and of its
+    conversation's first status, when the caller could resolve them: a reply's
+    ``in_reply_to_id`` is a local id of one server, not a native id.
     """
     reblog = status.get("reblog")
     if reblog:
@@ -52,12 +120,12 @@ def mention_from_status(
     account = status["account"]
     acct = str(account["acct"]).lower()
     handle = acct if "@" in acct else f"{acct}@{instance.lower()}"
-    status_id = str(status["id"])
-    parent = status.get("in_reply_to_id")
+    uri = str(status["uri"])
     edited = status.get("edited_at")
+    language = status.get("language")
     return Mention(
         network=NETWORK,
-        native_id=str(status["uri"]),
+        native_id=uri,
         brand=brand,
         source=source,
         url=str(status.get("url") or status["uri"]),
@@ -67,14 +135,17 @@ def mention_from_status(
             display_name=account.get("display_name") or "",
             followers=int(account.get("followers_count") or 0),
             url=account.get("url") or "",
+            profile=account_profile(account),
         ),
         text=status_text(status),
         created_at=_utc_datetime(status["created_at"]),
         kind="status",
-        thread_id=f"{instance}/{parent or status_id}",
-        parent_id=f"{instance}/{parent}" if parent else None,
+        thread_id=root or parent or uri,
+        parent_id=parent,
         reach=int(status.get("favourites_count") or 0) + int(status.get("reblogs_count") or 0),
         edited_at=_utc_datetime(edited) if edited else None,
+        language=str(language)[:20] if language else None,
+        visibility=str(status.get("visibility") or "public")[:20],
     )
 
 
@@ -131,6 +202,7 @@ _BLOCK_TAGS = frozenset(
 )
 _LINE_TAGS = frozenset({"dd", "dt", "li", "tr"})
 _HIDDEN_TAGS = frozenset({"script", "style", "template", "head", "title"})
+_VOID_TAGS = frozenset({"br", "hr", "img", "input", "meta", "link", "wbr"})
 _HTML_SPACE = " \t\n\r\f"
 
 
@@ -143,9 +215,18 @@ class _TextExtractor(HTMLParser):
         self._owed = 0  # newlines owed before the next text
         self._hidden = 0
         self._pre = 0
+        self._skipped: list[str] = []  # open elements of a fallback left out (quote-inline)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         """Open an element."""
+        if self._skipped:
+            if tag not in _VOID_TAGS:
+                self._skipped.append(tag)
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        if "quote-inline" in classes and tag not in _VOID_TAGS:
+            self._skipped.append(tag)
+            return
         if tag in _HIDDEN_TAGS:
             self._hidden += 1
         elif tag == "br":
@@ -159,6 +240,12 @@ class _TextExtractor(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         """Close an element."""
+        if self._skipped:
+            for depth in range(len(self._skipped) - 1, -1, -1):
+                if self._skipped[depth] == tag:  # the innermost open element of that name
+                    del self._skipped[depth:]
+                    break
+            return
         if tag in _HIDDEN_TAGS:
             self._hidden = max(0, self._hidden - 1)
         elif tag in _BLOCK_TAGS:
@@ -176,7 +263,7 @@ class _TextExtractor(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         """Text: whitespace collapsed as a browser would, except inside <pre>."""
-        if self._hidden:
+        if self._hidden or self._skipped:
             return
         if not self._pre:
             data = _collapse_space(data)

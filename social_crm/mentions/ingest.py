@@ -35,6 +35,7 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
     cursor = load_cursor(session, connector, source_key)
     known = _known_ids(session, batch.mentions)
     authors: dict[tuple[str, str], AuthorRecord] = {}
+    threads: dict[str, str] = {}  # native id -> thread of this batch's mentions (oldest first)
     added = 0
     for mention in batch.mentions:
         key = (mention.network, mention.native_id)
@@ -45,7 +46,9 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
         if author is None:
             author = _upsert_author(session, mention.author)
             authors[(mention.network, mention.author.handle)] = author
-        session.add(_record(session, mention, author))
+        record = _record(session, mention, author, threads)
+        threads[mention.native_id] = record.thread_id
+        session.add(record)
         added += 1
     now = utcnow()
     cursor.cursor = batch.cursor
@@ -124,11 +127,14 @@ def _upsert_author(session: Session, author: Author) -> AuthorRecord:
     return record
 
 
-def _record(session: Session, mention: Mention, author: AuthorRecord) -> MentionRecord:
+def _record(
+    session: Session, mention: Mention, author: AuthorRecord, threads: dict[str, str]
+) -> MentionRecord:
     thread_id = mention.thread_id
     if mention.parent_id:
-        # A reply to a stored reply belongs to the conversation its parent belongs to.
-        parent_thread = session.scalar(
+        # A reply to a stored reply (or to one earlier in the same batch) belongs to the
+        # conversation its parent belongs to.
+        parent_thread = threads.get(mention.parent_id) or session.scalar(
             select(MentionRecord.thread_id).where(
                 MentionRecord.network == mention.network,
                 MentionRecord.native_id == mention.parent_id,
@@ -143,6 +149,8 @@ def _record(session: Session, mention: Mention, author: AuthorRecord) -> Mention
         url=mention.url,
         author=author,
         text=mention.text,
+        language=mention.language,
+        visibility=mention.visibility,
         kind=mention.kind,
         thread_id=thread_id,
         parent_id=mention.parent_id,

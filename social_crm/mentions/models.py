@@ -70,6 +70,8 @@ class MentionRecord(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(20))
+    # Who may see the post: public, unlisted, private (followers only) or direct.
+    visibility: Mapped[str] = mapped_column(String(20), default="public", server_default="public")
     kind: Mapped[str] = mapped_column(String(20))
     thread_id: Mapped[str] = mapped_column(String(500))
     parent_id: Mapped[str | None] = mapped_column(String(500))

@@ -106,6 +106,8 @@ class _Account:
     statuses: int = 0
     last_status_at: datetime | None = None
     indexable: bool = True  # opted in to full-text search
+    # Profile fields: (name, value, verified with rel=me); URL values are shown as links.
+    fields: list[tuple[str, str, bool]] = field(default_factory=list)
     url: str | None = None  # set on copies of accounts federated from another fake
     uri: str | None = None
 
@@ -134,6 +136,9 @@ class _Status:
     reblogs: int = 0
     favourites: int = 0
     edited_at: datetime | None = None
+    media: list[tuple[str, str]] = field(default_factory=list)  # (type, description)
+    poll: list[str] = field(default_factory=list)  # the options of its poll
+    quote_of_id: str | None = None  # the status it quotes
     uri: str | None = None  # set on copies federated from another fake
     url: str | None = None
     copies: list[tuple[FakeMastodon, str]] = field(default_factory=list)
@@ -175,6 +180,7 @@ class FakeMastodon:
         self.streaming_enabled = streaming  # False: every streaming endpoint answers 404
         self.search_enabled = search  # False: /api/v2/search answers 404, as on servers without it
         self.heartbeat_seconds = heartbeat_seconds  # how often streams send a comment line
+        self.ignore_types_filter = False  # True: notifications of every type, whatever is asked
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._last_id = 0
@@ -201,6 +207,7 @@ class FakeMastodon:
                 Rule("/api/v1/notifications", endpoint="notifications"),
                 Rule("/api/v1/notifications/<id>", endpoint="notification"),
                 Rule("/api/v1/statuses/<id>", endpoint="status"),
+                Rule("/api/v1/statuses/<id>/context", endpoint="status_context"),
                 Rule("/api/v1/accounts/verify_credentials", endpoint="verify_credentials"),
                 Rule("/api/v1/accounts/lookup", endpoint="account_lookup"),
                 Rule("/api/v1/accounts/<id>", endpoint="account"),
@@ -242,6 +249,7 @@ class FakeMastodon:
             self._window_end = 0.0
             self._used = 0
             self.link_headers, self.streaming_enabled, self.search_enabled = self._defaults
+            self.ignore_types_filter = False
             self.disconnect_streams()
             self.add_account(self.owner, display_name=self.owner.capitalize())
 
@@ -385,10 +393,12 @@ class FakeMastodon:
         note: str = "",
         remote_domain: str | None = None,
         indexable: bool = True,
+        fields: Sequence[tuple[str, str, bool]] = (),
     ) -> JSON:
         """Create an account (remote when ``remote_domain`` is given) and return its JSON.
 
         Only statuses of ``indexable`` accounts (opted in) are found by full-text search.
+        ``fields`` are profile fields (name, value, verified by a ``rel=me`` link back).
         """
         with self._lock:
             account = _Account(
@@ -400,6 +410,7 @@ class FakeMastodon:
                 followers=followers,
                 created_at=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
                 indexable=indexable,
+                fields=list(fields),
             )
             key = account.acct.lower()
             if key in self._by_acct:
@@ -421,12 +432,18 @@ class FakeMastodon:
         reblogs: int = 0,
         visibility: str = "public",
         language: str | None = "en",
+        media: Sequence[tuple[str, str]] = (),
+        poll: Sequence[str] = (),
+        quote: str | None = None,
     ) -> str:
         """Publish a status as ``username`` (a local username or ``user@domain``); its id.
 
         Hashtags, links and ``@user`` mentions of known accounts in ``text`` are linked the
         way Mastodon does; ``tags`` and ``mention`` are added to the text when missing there.
         Every mentioned local account other than the author gets a "mention" notification.
+        ``media`` are attachments (type, description), ``poll`` a poll's options, ``quote``
+        the id of a status it quotes (its content then starts with Mastodon's
+        ``RE: <url>`` fallback paragraph).
         """
         with self._lock:
             author = self._account(username)
@@ -444,6 +461,9 @@ class FakeMastodon:
                 if parent is None:
                     raise KeyError(f"no status {in_reply_to!r} to reply to")
             content, tag_names, mentioned = self._format(text)
+            if quote is not None:
+                quoted_url = self._status_json(self._status(quote), viewer=None)["url"]
+                content = f'<p class="quote-inline">RE: {_link_html(quoted_url)}</p>{content}'
             when = _utc(created_at) if created_at else datetime.now(UTC)
             status = _Status(
                 id=self._next_id(),
@@ -458,6 +478,9 @@ class FakeMastodon:
                 mentions=[a.id for a in mentioned],
                 favourites=favourites,
                 reblogs=reblogs,
+                media=list(media),
+                poll=list(poll),
+                quote_of_id=quote,
             )
             self._statuses[status.id] = status
             if parent:
@@ -577,6 +600,7 @@ class FakeMastodon:
                     note=author.note,
                     remote_domain=domain,
                     indexable=author.indexable,
+                    fields=author.fields,
                 )
                 account_id = other._by_acct[f"{author.username}@{domain}".lower()]
                 remote = other._accounts[account_id]
@@ -595,6 +619,8 @@ class FakeMastodon:
                 favourites=status.favourites,
                 reblogs=status.reblogs,
                 edited_at=status.edited_at,
+                media=list(status.media),
+                poll=list(status.poll),
                 uri=body["uri"],
                 url=body["url"],
             )
@@ -762,7 +788,14 @@ class FakeMastodon:
             "feature_approval": {"automatic": [], "manual": [], "current_user": "denied"},
             "emojis": [],
             "roles": [],
-            "fields": [],
+            "fields": [
+                {
+                    "name": name,
+                    "value": _field_html(value),
+                    "verified_at": _iso(account.created_at) if verified else None,
+                }
+                for name, value, verified in account.fields
+            ],
         }
 
     def _status_json(self, status: _Status, *, viewer: str | None) -> JSON:
@@ -812,7 +845,19 @@ class FakeMastodon:
                     None if account.domain else {"name": "social-crm fake", "website": None}
                 ),
                 "account": self._account_json(account),
-                "media_attachments": [],
+                "media_attachments": [
+                    {
+                        "id": f"{status.id}{n}",
+                        "type": kind,
+                        "url": f"{self.url}/system/media/{status.id}/{n}.png",
+                        "preview_url": f"{self.url}/system/media/{status.id}/{n}_small.png",
+                        "remote_url": None,
+                        "description": description or None,
+                        "blurhash": None,
+                        "meta": {},
+                    }
+                    for n, (kind, description) in enumerate(status.media)
+                ],
                 "mentions": [
                     {
                         "id": m.id,
@@ -825,9 +870,9 @@ class FakeMastodon:
                 "tags": [{"name": t, "url": f"{self.url}/tags/{t}"} for t in status.tags],
                 "emojis": [],
                 "tagged_collections": [],
-                "quote": None,
+                "quote": self._quote_json(status, viewer=viewer),
                 "card": None,
-                "poll": None,
+                "poll": self._poll_json(status),
                 "quote_approval": {
                     "automatic": ["public"],
                     "manual": [],
@@ -836,6 +881,31 @@ class FakeMastodon:
             }
         )
         return body
+
+    def _quote_json(self, status: _Status, *, viewer: str | None) -> JSON | None:
+        """Mastodon 4.4+'s ``quote``: its state and the quoted status (None: no quote)."""
+        if status.quote_of_id is None:
+            return None
+        quoted = self._statuses.get(status.quote_of_id)
+        if quoted is None:
+            return {"state": "deleted", "quoted_status": None}
+        return {"state": "accepted", "quoted_status": self._status_json(quoted, viewer=viewer)}
+
+    def _poll_json(self, status: _Status) -> JSON | None:
+        if not status.poll:
+            return None
+        return {
+            "id": status.id,
+            "expires_at": None,
+            "expired": False,
+            "multiple": False,
+            "votes_count": 0,
+            "voters_count": 0,
+            "options": [{"title": title, "votes_count": 0} for title in status.poll],
+            "emojis": [],
+            "voted": False,
+            "own_votes": [],
+        }
 
     def _notification_json(self, notification: _Notification, *, viewer: str | None) -> JSON:
         status = (
@@ -1086,6 +1156,8 @@ class FakeMastodon:
 
     def _get_notifications(self, request: Request, *, viewer: str | None) -> Response:
         types = set(request.args.getlist("types[]")) or None
+        if self.ignore_types_filter:
+            types = None  # as servers that do not implement the filter
         exclude = set(request.args.getlist("exclude_types[]"))
         from_account = request.args.get("account_id")
         items = [
@@ -1120,6 +1192,24 @@ class FakeMastodon:
         if status is None or status.visibility == "direct":
             return _json_response({"error": "Record not found"}, 404)
         return _json_response(self._status_json(status, viewer=viewer))
+
+    def _get_status_context(self, request: Request, *, viewer: str | None, id: str) -> Response:
+        """The statuses a status replies to, oldest first, up to one that is not visible."""
+        status = self._statuses.get(id)
+        if status is None or status.visibility == "direct":
+            return _json_response({"error": "Record not found"}, 404)
+        ancestors: list[_Status] = []
+        parent = self._statuses.get(status.in_reply_to_id or "")
+        while parent is not None and parent.visibility != "direct":
+            ancestors.insert(0, parent)
+            parent = self._statuses.get(parent.in_reply_to_id or "")
+        descendants = [s for s in self._statuses.values() if s.in_reply_to_id == id]
+        return _json_response(
+            {
+                "ancestors": [self._status_json(s, viewer=viewer) for s in ancestors],
+                "descendants": [self._status_json(s, viewer=viewer) for s in descendants],
+            }
+        )
 
     def _get_verify_credentials(self, request: Request, *, viewer: str | None) -> Response:
         account = self._accounts[self._owner_id()]
@@ -1409,6 +1499,13 @@ def _link_html(url: str) -> str:
         f'<span class="{shown_class}">{_escape(display)}</span>'
         f'<span class="invisible">{_escape(hidden)}</span></a>'
     )
+
+
+def _field_html(value: str) -> str:
+    """A profile field's value as Mastodon shows it: a URL as a ``rel="me"`` link."""
+    if re.fullmatch(r"https?://\S+", value):
+        return _link_html(value).replace('rel="nofollow noopener"', 'rel="nofollow noopener me"')
+    return _escape(value)
 
 
 def _escape(text: str) -> str:
