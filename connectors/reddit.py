@@ -21,11 +21,12 @@ short by ``_Requestor``, which also keeps the rate-limit budget all sources shar
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -57,6 +58,8 @@ SERVER_ERROR_STATUSES = frozenset({500, 502, 503, 504, 520, 522})  # what prawco
 FULLNAME = re.compile(r"^(t1|t3)_([0-9a-z]+)$")
 PLAIN_WORD = re.compile(r"^\w+$")
 SEARCH_OPERATORS = frozenset({"or", "and", "not"})
+PROFILE_BUDGET_FLOOR = 50.0  # requests left in the window below which profiles wait
+PROFILES_PER_FETCH = 20  # new authors whose profile one fetch reads, at most
 
 # The item fields the conversion below reads (the fake's contract test checks them).
 SUBMISSION_FIELDS = (
@@ -196,6 +199,8 @@ class RedditConnector:
         )
         self._feeds: dict[str, _Feed] = {}
         self._sources: list[Source] = []
+        # Profiles read this process: lower-cased name -> (karma, profile); None: unreadable.
+        self._profiles: dict[str, tuple[int, dict[str, Any]] | None] = {}
         for watch in watches:
             self._add_watch(watch, inbox_user=credentials.get("username"))
 
@@ -257,7 +262,50 @@ class RedditConnector:
         except MALFORMED as exc:
             raise _malformed(source.key, "a listing", exc) from exc
         next_cursor = items[-1].fullname if items else cursor
-        return Batch(mentions=mentions, cursor=next_cursor)
+        return Batch(mentions=self._with_profiles(source.key, mentions), cursor=next_cursor)
+
+    def _with_profiles(self, what: str, mentions: list[Mention]) -> list[Mention]:
+        """The mentions with their authors' profile and karma (as reach), read once per author.
+
+        Profiles wait while the rate-limit budget runs low, and a fetch reads at most
+        PROFILES_PER_FETCH of them: the listings come first.
+        """
+        budget = PROFILES_PER_FETCH
+        out: list[Mention] = []
+        for mention in mentions:
+            name = mention.author.display_name
+            key = name.lower()
+            if key not in self._profiles and mention.author.handle != DELETED and budget > 0:
+                remaining = self._budget.remaining
+                if remaining is None or remaining >= PROFILE_BUDGET_FLOOR:
+                    budget -= 1
+                    self._read_profile(what, name)
+            known = self._profiles.get(key)
+            if known is not None:
+                karma, profile = known
+                author = replace(mention.author, followers=karma, profile=profile)
+                mention = replace(mention, author=author)
+            out.append(mention)
+        return out
+
+    def _read_profile(self, what: str, name: str) -> None:
+        """Read ``/user/<name>/about`` into the profile cache; a failure never fails a fetch."""
+        try:
+            about = self._reddit.request(method="GET", path=f"user/{name}/about/")
+            data = about["data"]
+            karma = int(data.get("link_karma") or 0) + int(data.get("comment_karma") or 0)
+            page = data.get("subreddit") or {}
+            note = html.unescape(str(page.get("public_description") or ""))
+        except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
+            if isinstance(exc, prawcore.exceptions.NotFound | prawcore.exceptions.Forbidden):
+                self._profiles[name.lower()] = None  # suspended or gone: not asked again
+            LOGGER.debug("reddit %s: no profile for u/%s: %s", what, name, exc)
+            return
+        except MALFORMED as exc:
+            self._profiles[name.lower()] = None
+            LOGGER.debug("reddit %s: unreadable profile of u/%s: %r", what, name, exc)
+            return
+        self._profiles[name.lower()] = (karma, {"note": note, "fields": []})
 
     def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
         """The current text of each item (``/api/info``); deleted, removed or vanished: flagged."""
@@ -428,7 +476,7 @@ def mention_from_comment(
         source=source,
         url=_absolute(site_url, _comment_permalink(comment)),
         author=_author(comment.author, site_url),
-        text=comment.body or "",
+        text=readable(comment.body),
         created_at=_utc(comment.created_utc),
         kind="comment",
         thread_id=_thread_id(comment),
@@ -442,16 +490,64 @@ def _revision(native_id: str, item: Submission | Comment | None) -> Revision:
     """An item's current state; None (no longer returned at all) counts as deleted."""
     if item is None or is_gone(item):
         return Revision(native_id=native_id, text="", deleted=True)
-    text = _submission_text(item) if isinstance(item, Submission) else vars(item).get("body")
-    text = text or ""
+    text = (
+        _submission_text(item) if isinstance(item, Submission) else readable(vars(item).get("body"))
+    )
     return Revision(native_id=native_id, text=text, edited_at=_edited_at(item))
 
 
 def _submission_text(sub: Submission) -> str:
+    """Title and body as people read them, with what a link, gallery, poll or crosspost shows."""
     data = vars(sub)
-    title = data.get("title") or ""
-    selftext = data.get("selftext") or ""
-    return f"{title}\n\n{selftext}" if selftext else title
+    parts = [readable(data.get("title")), readable(data.get("selftext"))]
+    crossposted = data.get("crosspost_parent_list")
+    if isinstance(crossposted, list) and crossposted and isinstance(crossposted[0], Mapping):
+        original = crossposted[0]
+        where = original.get("subreddit_name_prefixed") or "another post"
+        parts.append(f"Crosspost from {where}: {readable(original.get('title'))}")
+        parts.append(readable(original.get("selftext")))
+        if original.get("is_self") is False:
+            parts.append(str(original.get("url") or ""))
+    elif data.get("is_gallery"):
+        parts += _gallery_lines(data.get("gallery_data"))
+    elif data.get("is_self") is False and data.get("url"):
+        parts.append(str(data["url"]))  # a link post: where it points
+    parts.append(_poll_line(data.get("poll_data")))
+    return "\n\n".join(part.strip() for part in parts if part.strip())
+
+
+def readable(markdown: Any) -> str:
+    """Reddit markdown with its HTML character references decoded, as Reddit renders them.
+
+    ``&#x200B;`` (the zero-width space Reddit's editor puts in empty paragraphs) is
+    dropped: it shows nothing.
+    """
+    if not markdown:
+        return ""
+    return html.unescape(str(markdown)).replace("\u200b", "")
+
+
+def _gallery_lines(gallery: Any) -> list[str]:
+    """``[gallery of N images]`` and each caption."""
+    items = gallery.get("items") if isinstance(gallery, Mapping) else None
+    if not isinstance(items, list):
+        return ["[gallery]"]
+    captions = [readable(item.get("caption")) for item in items if isinstance(item, Mapping)]
+    noun = "image" if len(items) == 1 else "images"
+    return [f"[gallery of {len(items)} {noun}]", *(f"[image: {c}]" for c in captions if c)]
+
+
+def _poll_line(poll: Any) -> str:
+    """``Poll: a / b / c``; praw hands out a PollData, a raw answer a dict."""
+    if poll is None:
+        return ""
+    options = poll.get("options") if isinstance(poll, Mapping) else getattr(poll, "options", None)
+    texts = [
+        readable(option.get("text") if isinstance(option, Mapping) else getattr(option, "text", ""))
+        for option in options or []
+    ]
+    texts = [text for text in texts if text]
+    return "Poll: " + " / ".join(texts) if texts else ""
 
 
 def _edited_at(item: Submission | Comment) -> datetime | None:

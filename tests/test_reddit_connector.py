@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from collections.abc import Iterator
@@ -532,7 +533,8 @@ def test_every_recorded_item_converts_into_a_mention(
                 assert mention.thread_id.startswith("t3_"), filename
                 if "link_id" in data:
                     assert mention.thread_id == data["link_id"], filename
-                assert mention.text == data["body"], filename
+                # As Reddit renders it: character references (``&#40;``) decoded.
+                assert mention.text == html.unescape(data["body"]), filename
             assert mention.native_id == data["name"], filename
             edited = data.get("edited")
             if isinstance(edited, bool) or edited is None:

@@ -58,9 +58,7 @@ class _Threads:
             LOGGER.debug("mastodon %s: parent of %s not resolved: %s", key, status.get("id"), exc)
             return None, None
         ancestors = context.get("ancestors") if isinstance(context, Mapping) else None
-        chain = [
-            a for a in ancestors or [] if isinstance(a, Mapping) and "uri" in a and "id" in a
-        ]
+        chain = [a for a in ancestors or [] if isinstance(a, Mapping) and "uri" in a and "id" in a]
         if not chain or str(chain[-1]["id"]) != str(parent_id):
             LOGGER.debug("mastodon %s: parent of %s is not visible", key, status.get("id"))
             return None, None

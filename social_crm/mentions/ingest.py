@@ -123,7 +123,9 @@ def _upsert_author(session: Session, author: Author) -> AuthorRecord:
         record.link_checked_at = None  # new evidence: look for its customer again
     record.display_name, record.profile = display_name, profile
     record.url = author.url or record.url or ""
-    record.followers = max(author.followers, 0)
+    if author.profile is not None or author.followers:
+        # A listing without the profile (Reddit's, when its budget ran low) says nothing of reach.
+        record.followers = max(author.followers, 0)
     return record
 
 

@@ -54,6 +54,10 @@ DELETED = "[deleted]"
 REMOVED = "[removed]"
 TRUE_VALUES = frozenset({"1", "true", "on", "yes"})
 FAULT_KINDS = ("429", "500", "broken_json", "slow")
+SITE = "https://www.reddit.com"
+_PROFILE_PATH = re.compile(
+    r"^/user/[^/]+/about/?$"
+)  # where links in posts point, as on the real site
 HTTP_REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -110,6 +114,7 @@ class _Post:
     edited: float | None = None
     deleted: bool = False  # by its author: author and selftext "[deleted]"
     removed: bool = False  # by moderators: selftext "[removed]"
+    kind_fields: dict[str, Any] = field(default_factory=dict)  # a link, gallery, poll, crosspost
 
     @property
     def fullname(self) -> str:
@@ -171,6 +176,16 @@ class _FaultPlan:
     retry_after: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """What ``/user/<name>/about`` shows of an account."""
+
+    description: str = ""
+    link_karma: int = 0
+    comment_karma: int = 0
+    followers: int = 0
+
+
 @dataclass(slots=True)
 class _Token:
     expiry: float  # time.monotonic()
@@ -182,6 +197,7 @@ class _State:
     next_number: int = FIRST_ID
     subreddits: dict[str, _Subreddit] = field(default_factory=dict)
     accounts: dict[str, int] = field(default_factory=dict)
+    profiles: dict[str, _Profile] = field(default_factory=dict)  # lower-cased name -> profile
     posts: list[_Post] = field(default_factory=list)
     comments: list[_Comment] = field(default_factory=list)
     by_fullname: dict[str, _Post | _Comment] = field(default_factory=dict)
@@ -228,6 +244,7 @@ class FakeReddit:
                 Rule("/search/", endpoint="search", methods=["GET"]),
                 Rule("/message/mentions/", endpoint="mentions", methods=["GET"]),
                 Rule("/api/info/", endpoint="info", methods=["GET"]),
+                Rule("/user/<name>/about/", endpoint="about", methods=["GET"]),
             ],
             strict_slashes=False,
         )
@@ -268,13 +285,19 @@ class FakeReddit:
             return list(self._state.served)
 
     def api_requests(self, path: str | None = None) -> list[ServedRequest]:
-        """API requests served (not token ones), optionally only to ``path`` like "/r/a+b/new"."""
+        """API requests served (not token ones, nor profile reads: see ``profile_requests``),
+        optionally only to ``path`` like "/r/a+b/new"."""
         return [
             r
             for r in self.requests
             if r.path != "/api/v1/access_token"
+            and not _PROFILE_PATH.match(r.path)
             and (path is None or r.path.rstrip("/") == path.rstrip("/"))
         ]
+
+    def profile_requests(self) -> list[ServedRequest]:
+        """The ``/user/<name>/about`` requests served."""
+        return [r for r in self.requests if _PROFILE_PATH.match(r.path)]
 
     def token_requests(self) -> list[ServedRequest]:
         """Requests to the token endpoint, oldest first."""
@@ -382,8 +405,17 @@ class FakeReddit:
         selftext: str = "",
         created_utc: float | None = None,
         score: int = 1,
+        link: str | None = None,
+        gallery: Sequence[str] | None = None,
+        poll: Sequence[str] = (),
+        crosspost_of: str | None = None,
     ) -> str:
-        """Publish a self post in ``subreddit``; returns its fullname ``t3_<base36>``."""
+        """Publish a post in ``subreddit``; returns its fullname ``t3_<base36>``.
+
+        A self post by default; ``link`` makes it a link post, ``gallery`` (one caption per
+        image, "" for none) a gallery, ``poll`` a poll with those options, ``crosspost_of``
+        (a fullname) a crosspost of that post.
+        """
         name = re.sub(r"^/?r/", "", subreddit)
         if not SUBREDDIT_NAME.match(name):
             raise ValueError(f"not a valid subreddit name: {subreddit!r}")
@@ -405,9 +437,83 @@ class FakeReddit:
                 created_utc=_timestamp(created_utc),
                 score=score,
             )
+            post.kind_fields = self._kind_fields(post, link, gallery, poll, crosspost_of)
             state.posts.append(post)
             state.by_fullname[post.fullname] = post
             return post.fullname
+
+    def set_profile(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        link_karma: int = 0,
+        comment_karma: int = 0,
+        followers: int = 0,
+    ) -> None:
+        """What ``/user/<name>/about`` shows: the profile's description, karma, followers."""
+        self._check_author(name)
+        with self._lock:
+            self._state.profiles[name.lower()] = _Profile(
+                description, link_karma, comment_karma, followers
+            )
+
+    def _kind_fields(
+        self,
+        post: _Post,
+        link: str | None,
+        gallery: Sequence[str] | None,
+        poll: Sequence[str],
+        crosspost_of: str | None,
+    ) -> dict[str, Any]:
+        """The fields that make a post a link, gallery, poll or crosspost, as Reddit sends them."""
+        fields: dict[str, Any] = {}
+        if link is not None:
+            domain = re.sub(r"^https?://([^/]+).*$", r"\1", link)
+            fields.update(is_self=False, url=link, domain=domain, thumbnail="default")
+        if gallery is not None:
+            ids = [f"m{post.number}x{n}" for n in range(len(gallery))]
+            fields.update(
+                is_self=False,
+                is_gallery=True,
+                url=f"{SITE}/gallery/{to_base36(post.number)}",
+                domain="reddit.com",
+                gallery_data={
+                    "items": [
+                        {"media_id": media_id, "id": n, **({"caption": c} if c else {})}
+                        for n, (media_id, c) in enumerate(zip(ids, gallery, strict=True))
+                    ]
+                },
+                media_metadata={
+                    media_id: {"status": "valid", "e": "Image", "m": "image/jpeg", "id": media_id}
+                    for media_id in ids
+                },
+            )
+        if poll:
+            fields["poll_data"] = {
+                "prediction_status": None,
+                "total_stake_amount": None,
+                "voting_end_timestamp": int(post.created_utc * 1000) + 3 * 86_400_000,
+                "options": [{"text": text, "id": str(n)} for n, text in enumerate(poll)],
+                "vote_updates_remained": None,
+                "is_prediction": False,
+                "resolved_option_id": None,
+                "user_won_amount": None,
+                "user_selection": None,
+                "total_vote_count": 0,
+                "tournament_id": None,
+            }
+        if crosspost_of is not None:
+            original = self._state.by_fullname.get(crosspost_of)
+            if not isinstance(original, _Post):
+                raise KeyError(f"no submission {crosspost_of!r} to crosspost")
+            fields.update(
+                is_self=False,
+                url=_post_permalink(original),
+                crosspost_parent=crosspost_of,
+                crosspost_parent_list=[self._post_data(original, SITE)],
+            )
+        return fields
 
     def submit_many(
         self,
@@ -563,6 +669,8 @@ class FakeReddit:
             return self._search(request, values.get("subreddits"))
         if endpoint == "mentions":
             return self._mentions(request, user)
+        if endpoint == "about":
+            return self._about(request, values["name"])
         return self._info(request)
 
     def _next_scenario(self) -> _Scenario | None:
@@ -867,6 +975,7 @@ class FakeReddit:
             "num_crossposts": 0,
             "media": None,
             "is_video": False,
+            **post.kind_fields,
         }
 
     def _comment_data(self, comment: _Comment, site: str) -> dict[str, Any]:
@@ -1019,6 +1128,41 @@ class FakeReddit:
         response = _json(body, status=status)
         response.headers.update(headers)
         return response
+
+    def _about(self, request: Request, name: str) -> Response:
+        """``/user/<name>/about``: the account as a ``t2`` thing, 404 for unknown names."""
+        with self._lock:
+            number = self._state.accounts.get(name.lower())
+            profile = self._state.profiles.get(name.lower(), _Profile())
+        if number is None:
+            return self._api_error(404)
+        account_id = to_base36(number)
+        body = {
+            "kind": "t2",
+            "data": {
+                "is_employee": False,
+                "name": name,
+                "id": account_id,
+                "created_utc": 1_322_552_953.0,
+                "link_karma": profile.link_karma,
+                "comment_karma": profile.comment_karma,
+                "total_karma": profile.link_karma + profile.comment_karma,
+                "verified": True,
+                "has_verified_email": True,
+                "subreddit": {
+                    "display_name": f"u_{name}",
+                    "display_name_prefixed": f"u/{name}",
+                    "title": "",
+                    "public_description": profile.description,
+                    "description": "",
+                    "subscribers": profile.followers,
+                    "subreddit_type": "user",
+                    "url": f"/user/{name}/",
+                    "name": f"t5_{account_id}",
+                },
+            },
+        }
+        return self._answer(request, body)
 
     def _api_error(self, status: int) -> Response:
         return self._api_response(
