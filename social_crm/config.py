@@ -254,6 +254,7 @@ class EmailChannel(Strict):
 
     type: Literal["email"]
     name: str = "email"
+    private: bool = False  # True: followers-only and direct posts may be quoted here
     host: str
     port: int = Field(25, ge=1, le=65535)
     sender: str
@@ -269,6 +270,7 @@ class WebhookChannel(Strict):
 
     type: Literal["webhook"]
     name: str = "webhook"
+    private: bool = False  # True: followers-only and direct posts may be quoted here
     url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = {}
     secret: SecretStr | None = None  # HMAC-SHA256 key for X-Social-CRM-Signature
@@ -280,6 +282,7 @@ class AppriseChannel(Strict):
 
     type: Literal["apprise"]
     name: str = "apprise"
+    private: bool = False  # True: followers-only and direct posts may be quoted here
     url: SecretStr  # an apprise URL such as slack://T000/B000/XXXX; secrets via ${ENV}
     format: Literal["markdown", "text"] = "markdown"
 

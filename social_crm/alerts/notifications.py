@@ -9,6 +9,7 @@ link to the alert in the web interface.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -25,12 +26,31 @@ from social_crm.delivery.messages import (
     Message,
 )
 from social_crm.delivery.models import Delivery
-from social_crm.delivery.safe import one_line, post_text, safe_link
+from social_crm.delivery.safe import POST_LIMIT, one_line, post_text, safe_link
 from social_crm.mentions.models import MentionRecord
 
 
-def compose(session: Session, row: Delivery, *, base_url: str | None = None) -> Message:
-    """The message of one outbox row: its alert at its level, or its digest."""
+def withheld(visibility: str | None, *, private_channel: bool) -> bool:
+    """Whether a post of ``visibility`` must not be quoted into the channel.
+
+    Followers-only ("private"), direct and unknown audiences are quoted only into channels
+    the configuration marks private; elsewhere the message references the post.
+    """
+    return not private_channel and (visibility or "public") not in {"public", "unlisted"}
+
+
+def compose(
+    session: Session,
+    row: Delivery,
+    *,
+    base_url: str | None = None,
+    private_channels: Collection[str] = (),
+) -> Message:
+    """The message of one outbox row: its alert at its level, or its digest.
+
+    Followers-only and direct posts are quoted only for the ``private_channels`` (names).
+    """
+    private = row.channel in private_channels
     if row.kind == DeliveryKind.DIGEST:
         alerts = session.scalars(
             select(Alert)
@@ -42,14 +62,20 @@ def compose(session: Session, row: Delivery, *, base_url: str | None = None) -> 
         return DigestMessage(
             channel=row.channel,
             period=row.idempotency_key.rsplit("-", 1)[-1],
-            items=tuple(digest_item(alert, base_url=base_url) for alert in alerts),
+            items=tuple(
+                digest_item(alert, base_url=base_url, private_channel=private) for alert in alerts
+            ),
             idempotency_key=row.idempotency_key,
             alerts_url=f"{base_url}/alerts?status={AlertStatus.OPEN}" if base_url else "",
         )
     alert = session.get(Alert, row.alert_id)
     assert alert is not None, "an alert delivery always has its alert"
     return alert_message(
-        alert, level=row.level, idempotency_key=row.idempotency_key, base_url=base_url
+        alert,
+        level=row.level,
+        idempotency_key=row.idempotency_key,
+        base_url=base_url,
+        private_channel=private,
     )
 
 
@@ -64,8 +90,12 @@ def alert_message(
     level: int = 0,
     idempotency_key: str = "",
     base_url: str | None = None,
+    private_channel: bool = False,
 ) -> AlertMessage:
-    """Read the alert, its first and latest mentions; untrusted text is made safe here."""
+    """Read the alert, its first and latest mentions; untrusted text is made safe here.
+
+    Posts that are not public are not quoted unless ``private_channel``: see withheld().
+    """
     common: dict[str, Any] = {
         "alert_id": alert.id,
         "kind": alert.kind,
@@ -87,7 +117,7 @@ def alert_message(
         common.update(
             last_url=safe_link(last.url),
             last_author=one_line(last.author.handle),
-            last_text=post_text(last.text, limit=TOP_POST_LIMIT, url=last.url),
+            last_text=_quoted(last, private_channel, limit=TOP_POST_LIMIT),
             last_at=last.created_at.isoformat(),
         )
     details = alert.details or {}
@@ -98,7 +128,9 @@ def alert_message(
             + (f" at {details['resolved_at']}" if details.get("resolved_at") else "")
         )
     if alert.kind == AlertKind.CRISIS:
-        common["top_posts"] = tuple(_top_post(post) for post in details.get("top", []))
+        common["top_posts"] = tuple(
+            _top_post(post, private_channel=private_channel) for post in details.get("top", [])
+        )
     mention = alert.first_mention
     if mention is None:
         return AlertMessage(
@@ -121,13 +153,16 @@ def alert_message(
         author=one_line(mention.author.handle),
         customer=one_line(customer.name) if customer else None,
         customer_tier=one_line(customer.tier) if customer and customer.tier else None,
-        text=post_text(mention.text, url=mention.url),
+        text=_quoted(mention, private_channel),
+        visibility=mention.visibility,
         sentiment=sentiment.label if sentiment else "unknown",
         confidence=round(sentiment.confidence, 3) if sentiment else 0.0,
     )
 
 
-def digest_item(alert: Alert, *, base_url: str | None = None) -> DigestItem:
+def digest_item(
+    alert: Alert, *, base_url: str | None = None, private_channel: bool = False
+) -> DigestItem:
     """The line a digest shows for ``alert``."""
     message = alert_message(alert)
     mention = alert.first_mention
@@ -136,20 +171,37 @@ def digest_item(alert: Alert, *, base_url: str | None = None) -> DigestItem:
         severity=alert.severity,
         subject=message.subject,
         url=message.url,
-        text=post_text(mention.text, limit=TOP_POST_LIMIT, url=mention.url)
-        if mention
-        else message.reason,
+        text=_quoted(mention, private_channel, limit=TOP_POST_LIMIT) if mention else message.reason,
         mention_count=alert.mention_count,
         opened_at=message.opened_at,
         alert_url=alert_url(alert.id, base_url),
     )
 
 
-def _top_post(post: dict[str, Any]) -> dict[str, Any]:
+def _top_post(post: dict[str, Any], *, private_channel: bool) -> dict[str, Any]:
     """One of a crisis alert's most seen posts, made safe."""
+    visibility = str(post.get("visibility") or "public")
+    text = (
+        _withheld_note(visibility)
+        if withheld(visibility, private_channel=private_channel)
+        else post_text(str(post.get("text", "")), limit=TOP_POST_LIMIT, url=post.get("url"))
+    )
     return {
         "author": one_line(str(post.get("author", ""))),
         "reach": int(post.get("reach", 0)),
         "url": safe_link(str(post.get("url", ""))),
-        "text": post_text(str(post.get("text", "")), limit=TOP_POST_LIMIT, url=post.get("url")),
+        "text": text,
     }
+
+
+def _quoted(mention: MentionRecord, private_channel: bool, *, limit: int = POST_LIMIT) -> str:
+    """The mention's text as a message quotes it, or a note where it must not be quoted."""
+    if withheld(mention.visibility, private_channel=private_channel):
+        return _withheld_note(mention.visibility)
+    return post_text(mention.text, limit=limit, url=mention.url)
+
+
+def _withheld_note(visibility: str) -> str:
+    """What a message says in place of a post that is not public."""
+    audience = "followers-only" if visibility == "private" else one_line(visibility)
+    return f"({audience} post: not quoted in this channel; open the link to read it)"

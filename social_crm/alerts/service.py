@@ -34,6 +34,7 @@ class AlertMention:
     url: str
     created_at: datetime
     customer: CustomerBrief | None
+    visibility: str = "public"  # who may see it: public, unlisted, private, direct
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,7 @@ def _mention(mention: MentionRecord | None) -> AlertMention | None:
         url=mention.url,
         created_at=mention.created_at,
         customer=CustomerBrief(customer.name, customer.tier) if customer else None,
+        visibility=mention.visibility,
     )
 
 

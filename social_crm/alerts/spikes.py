@@ -194,6 +194,7 @@ def _raise(
                     "reach": mention.reach,
                     "url": mention.url,
                     "text": mention.text[:1000],
+                    "visibility": mention.visibility,
                 }
                 for mention, handle in top
             ],

@@ -14,6 +14,12 @@ from typing import Any
 from social_crm.delivery.safe import Format, escape, one_line, quote_block
 
 TOP_POST_LIMIT = 200  # characters of a latest mention's or a top post's text
+# Who may see a post, as a message says it.
+_AUDIENCES = {
+    "unlisted": "unlisted (public, not in public timelines)",
+    "private": "followers only",
+    "direct": "direct (only the people it mentions)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +36,7 @@ class AlertMessage:
     author: str
     customer: str | None
     customer_tier: str | None
-    text: str  # the first mention's text, cleaned, made inert and cut
+    text: str  # the first mention's text, cleaned, made inert and cut (or why it is not quoted)
     sentiment: str
     confidence: float
     opened_at: str
@@ -49,6 +55,7 @@ class AlertMessage:
     idempotency_key: str = ""
     alert_url: str = ""  # its page in the web interface; "" when none is configured
     status_url: str = ""  # health alerts: the web interface's status page
+    visibility: str = "public"  # who may see the first mention: public, unlisted, private, direct
 
     @property
     def subject(self) -> str:
@@ -86,6 +93,10 @@ class AlertMessage:
                 who += f" = customer {self.customer} ({self.customer_tier or 'no tier'})"
             lines.append(_field(fmt, "Author", who))
             lines.append(_link_field(fmt, "Link", self.url))
+            if self.visibility != "public":
+                lines.append(
+                    _field(fmt, "Visible", _AUDIENCES.get(self.visibility, self.visibility))
+                )
         lines.append(_field(fmt, "Opened", self.opened_at))
         if self.reopens:
             lines.append(_field(fmt, "Reopens", f"alert {self.reopens}, {self.reopens_note}"))

@@ -15,7 +15,11 @@ def deliver(ctx: JobContext) -> int:
         ctx.db,
         ctx.notifiers,
         ctx.settings.alerts,
-        compose=functools.partial(compose, base_url=ctx.settings.web.base_url),
+        compose=functools.partial(
+            compose,
+            base_url=ctx.settings.web.base_url,
+            private_channels={c.name for c in ctx.settings.alerts.channels if c.private},
+        ),
         now=ctx.now(),
     )
     return done.sent
