@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -237,3 +240,23 @@ def test_alert_read_models_hold_plain_values_usable_after_the_session(db: Databa
     assert detail.reopens is not None
     assert (detail.reopens.alert_id, detail.reopens.resolved_by) == (first, "maria")
     assert detail.reopens.resolved_at is not None and detail.top_posts == ()
+
+
+def test_a_followers_only_post_is_quoted_only_into_a_private_channel(
+    db: Database, smtp: SmtpSink, webhook: WebhookSink
+) -> None:
+    policy = channels(smtp, webhook)
+    policy.channels[0] = policy.channels[0].model_copy(update={"private": True})
+    secret = dataclasses.replace(mention("t3_a", text=ANGRY), visibility="private")
+    (alert_id,) = ingest_and_escalate(db, secret)
+    private_channels = {c.name for c in policy.channels if c.private}  # as the deliver job
+    send = functools.partial(compose, private_channels=private_channels)
+    assert deliver_due(db, build_notifiers(policy.channels), policy, compose=send).sent == 2
+    shared = webhook.payloads[0]["alert"]
+    assert ANGRY not in json.dumps(webhook.payloads[0])
+    assert shared["url"] == "https://www.reddit.com/t3_a" and shared["author"] == "erik"
+    assert shared["visibility"] == "private" and "not quoted" in shared["text"]
+    team = smtp.messages[0].get_payload(decode=True).decode()
+    assert ANGRY in team and "followers only" in team
+    with db.transaction() as session:
+        assert service.get_alert(session, alert_id).summary.first_mention.visibility == "private"

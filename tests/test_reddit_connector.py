@@ -629,3 +629,57 @@ def test_fake_items_carry_the_fields_real_items_have(
     for key in common | LISTENER_FIELDS[kind]:
         real_types = {type(data[key]) for data in real if key in data}
         assert type(fake_item[key]) in real_types, (key, fake_item[key], real_types)
+
+
+# -- text as people read it, and profiles ------------------------------------------------
+
+
+def test_posts_read_as_reddit_renders_them(
+    fake_reddit: FakeReddit, connector: RedditConnector
+) -> None:
+    fake_reddit.submit(
+        "acme",
+        author="alice",
+        title="Fish &amp; chips",
+        selftext="Broken again &mdash; &#3232;_&#3232;\n\n&#x200B;\n\nno&nbsp;refund",
+    )
+    fake_reddit.submit("acme", author="bob", title="Look at this", link="https://news.example/a")
+    fake_reddit.submit("acme", author="carl", title="My setup", gallery=["The grinder", ""])
+    original = fake_reddit.submit("acme", author="dora", title="The recall notice")
+    fake_reddit.submit("acme", author="erik", title="Thoughts?", crosspost_of=original)
+    fake_reddit.submit("acme", author="fay", title="Which one?", poll=["Acme", "Other"])
+    texts = [m.text for m in connector.fetch(source_for(connector, ":new"), None).mentions]
+    assert texts == [
+        "Fish & chips\n\nBroken again \u2014 \u0ca0_\u0ca0\n\n\n\nno\xa0refund",
+        "Look at this\n\nhttps://news.example/a",
+        "My setup\n\n[gallery of 2 images]\n\n[image: The grinder]",
+        "The recall notice",
+        "Thoughts?\n\nCrosspost from r/acme: The recall notice",
+        "Which one?\n\nPoll: Acme / Other",
+    ]
+
+
+def test_a_new_authors_profile_is_read_once_and_gives_reach(
+    fake_reddit: FakeReddit, connector: RedditConnector
+) -> None:
+    fake_reddit.submit("acme", author="alice", title="first")
+    fake_reddit.set_profile(
+        "alice", description="Barista. shop: alice@example.com", link_karma=40, comment_karma=2
+    )
+    (first,) = connector.fetch(source_for(connector, ":new"), None).mentions
+    fake_reddit.submit("acme", author="alice", title="second")
+    (second,) = connector.fetch(source_for(connector, ":new"), first.native_id).mentions
+    for mention in (first, second):
+        assert mention.author.followers == 42
+        assert mention.author.profile == {"note": "Barista. shop: alice@example.com", "fields": []}
+    assert [r.path for r in fake_reddit.profile_requests()] == ["/user/alice/about/"]
+
+
+def test_profiles_wait_while_the_rate_budget_is_low() -> None:
+    low = FakeReddit(ratelimit_limit=10)
+    with low:
+        conn = connect(low)
+        low.submit("acme", author="alice", title="first")
+        (mention,) = conn.fetch(source_for(conn, ":new"), None).mentions
+        conn.close()
+    assert mention.author.profile is None and low.profile_requests() == []
