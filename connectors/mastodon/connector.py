@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from mastodon import Mastodon, StreamListener
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from connectors.base import Batch, Mention, Revision, Source, Watch
 from connectors.errors import ConnectorError
+from connectors.listening import listening_since, started_at
 from connectors.mastodon.client import _Instance, _new_client
 from connectors.mastodon.parse import (
     NETWORK,
@@ -27,12 +29,15 @@ from connectors.mastodon.parse import (
     instance_domain,
     mention_from_status,
 )
-from connectors.mastodon.polling import EMPTY_CURSOR, _Poller, _Target
+from connectors.mastodon.polling import _Poller, _Target
 from connectors.mastodon.refresh import _StatusIndex
 from connectors.mastodon.settings import InstanceSettings, MastodonSettings
 from connectors.mastodon.stream import STREAM_READ_TIMEOUT_SECONDS, _Stream
 
 LOGGER = logging.getLogger(__name__)
+
+# Listening starts this long before the empty first poll: the server's clock and ours may differ.
+LISTEN_GRACE = timedelta(minutes=1)
 
 
 class MastodonConnector:
@@ -126,12 +131,15 @@ class MastodonConnector:
         if target is None:
             raise ConnectorError(f"mastodon: unknown source {source.key!r}")
         instance = self._instances[target.host]
+        since = started_at(cursor)
+        last_id = None if since is not None else cursor  # the id the source stopped at
+        started = datetime.now(UTC)
         stream = self._stream_for(source.key, target)
         if stream is not None:
             drained = stream.drain(source.key, cursor)
             if drained is not None:
                 try:
-                    newest = _newest_id([_item_id(i) for i in drained], cursor)
+                    newest = _newest_id([_item_id(i) for i in drained], last_id) or cursor
                     batch = self._batch(source, target, instance, drained, newest)
                 except ConnectorError:
                     stream.invalidate(source.key)  # the drained items are gone: poll next
@@ -141,14 +149,18 @@ class MastodonConnector:
         ticket = stream.before_poll(source.key) if stream is not None else None
         if target.kind == "search":
             newest_first = self._poller.collect_search(source, target, instance, cursor)
-            newest = _newest_id([_item_id(i) for i in newest_first], cursor)
+            newest = _newest_id([_item_id(i) for i in newest_first], last_id) or cursor
         else:  # the server's order says which is newest: ids are compared nowhere
-            newest_first = self._poller.collect(source, target, instance, cursor)
+            if since is not None:
+                newest_first = self._poller.collect_since(source, target, instance, since)
+            else:
+                newest_first = self._poller.collect(source, target, instance, cursor)
             newest = _item_id(newest_first[0]) if newest_first else cursor
-            if newest is None:
-                # Empty so far: from now on everything is new, read from the start (a None
-                # cursor would take only the newest page of a first burst, losing the rest).
-                newest = EMPTY_CURSOR
+        if newest is None:
+            # Nothing yet: listen from now on. No id is invented (a server may answer an id
+            # it never issued with nothing, for ever), and None would read only the newest
+            # page of a first burst, losing the rest.
+            newest = listening_since(started - LISTEN_GRACE)
         batch = self._batch(source, target, instance, newest_first[::-1], newest)
         if stream is not None and ticket is not None:
             stream.after_poll(source.key, ticket, batch.cursor, [_item_id(i) for i in newest_first])

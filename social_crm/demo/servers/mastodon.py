@@ -183,6 +183,7 @@ class FakeMastodon:
         self._by_acct: dict[str, str] = {}  # lower-cased acct -> account id
         self._statuses: dict[str, _Status] = {}  # insertion order is id order
         self._notifications: list[_Notification] = []
+        self._issued: set[str] = set()  # every status and notification id handed out
         self._requests: list[RecordedRequest] = []
         self._subscribers: list[_Subscriber] = []
         self._faults: list[_Fault] = []
@@ -234,6 +235,7 @@ class FakeMastodon:
             self._by_acct.clear()
             self._statuses.clear()
             self._notifications.clear()
+            self._issued.clear()
             self._requests.clear()
             self._faults.clear()
             self._injected.clear()
@@ -629,6 +631,7 @@ class FakeMastodon:
         self._seq = (self._seq + 1) & 0xFFFF
         candidate = (int(time.time() * 1000) << 16) | self._seq
         self._last_id = max(candidate, self._last_id + 1)
+        self._issued.add(str(self._last_id))
         return str(self._last_id)
 
     def _account(self, acct: str) -> _Account:
@@ -658,6 +661,7 @@ class FakeMastodon:
             status_id=status.id if status else None,
         )
         self._notifications.append(notification)
+        self._issued.add(notification.id)
         for subscriber in self._subscribers:
             if subscriber.stream == "user" and subscriber.viewer == recipient.id:
                 body = self._notification_json(notification, viewer=recipient.id)
@@ -1074,7 +1078,7 @@ class FakeMastodon:
             if (local and not is_local) or (remote and is_local):
                 continue
             items.append((status.id, status))
-        page = _paginate(items, request)
+        page = _paginate(items, request, issued=self._issued)
         permitted = {k: request.args.getlist(k) for k in ("limit", "local", "remote", "only_media")}
         return _paged_response(
             request,
@@ -1096,7 +1100,7 @@ class FakeMastodon:
             and n.type not in exclude
             and (from_account is None or n.account_id == from_account)
         ]
-        page = _paginate(items, request)
+        page = _paginate(items, request, issued=self._issued)
         permitted = {
             k: request.args.getlist(k)
             for k in ("limit", "types[]", "exclude_types[]", "account_id")
@@ -1188,7 +1192,7 @@ class FakeMastodon:
             if tagged and tagged not in status.tags:
                 continue
             items.append((status.id, status))
-        page = _paginate(items, request)
+        page = _paginate(items, request, issued=self._issued)
         permitted = {
             k: request.args.getlist(k)
             for k in ("limit", "exclude_replies", "exclude_reblogs", "only_media", "tagged")
@@ -1325,8 +1329,14 @@ _NEEDS_TOKEN = frozenset(
 )
 
 
-def _paginate(items: list[tuple[str, Any]], request: Request) -> list[Any]:
-    """Mastodon's id paging over ``items`` (oldest first); the page comes newest first."""
+def _paginate(items: list[tuple[str, Any]], request: Request, *, issued: set[str]) -> list[Any]:
+    """Mastodon's id paging over ``items`` (oldest first); the page comes newest first.
+
+    Like servers whose ids are not plain numbers, a ``min_id`` this server never issued
+    (``0``, say) answers an empty page.
+    """
+    if request.args.get("min_id") and request.args["min_id"] not in issued:
+        return []
 
     def bound(name: str) -> int | None:
         value = request.args.get(name, "")
