@@ -270,8 +270,13 @@ class RedditConnector:
             next_cursor = cursor
         return Batch(mentions=mentions, cursor=next_cursor)
 
-    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
-        """The current text of each item (``/api/info``); deleted, removed or vanished: flagged."""
+    def refresh(
+        self, native_ids: Sequence[str], *, locators: Mapping[str, str] | None = None
+    ) -> list[Revision]:
+        """The current text of each item (``/api/info``); deleted, removed or vanished: flagged.
+
+        Fullnames are enough to re-read an item: Reddit's mentions carry no locator.
+        """
         wanted = [nid for nid in dict.fromkeys(native_ids) if FULLNAME.match(nid)]
         if len(wanted) < len(set(native_ids)):
             LOGGER.debug("reddit refresh: ignoring ids that are not t1/t3 fullnames")

@@ -197,6 +197,7 @@ class MastodonConnector:
                 continue
             original = status.get("reblog") or status
             self._index.remember(mention.native_id, instance.host, str(original["id"]))
+            mention = replace(mention, locator=f"{instance.host}/{original['id']}")
             parent = original.get("in_reply_to_id")
             if parent is not None:
                 parent_uri = self._index.uri_of(instance.host, str(parent))
@@ -207,9 +208,14 @@ class MastodonConnector:
 
     # -- edits and deletions --------------------------------------------------------------
 
-    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
-        """The current text of each status still readable, deleted ones flagged (refresh.py)."""
-        return self._index.refresh(native_ids)
+    def refresh(
+        self, native_ids: Sequence[str], *, locators: Mapping[str, str] | None = None
+    ) -> list[Revision]:
+        """The current text of each status still readable, deleted ones flagged (refresh.py).
+
+        ``locators`` (``host/local id``, as fetch set them) say where each was read.
+        """
+        return self._index.refresh(native_ids, locators=locators or {})
 
     # -- streaming ------------------------------------------------------------------------
 

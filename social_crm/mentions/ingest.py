@@ -146,6 +146,7 @@ def _record(session: Session, mention: Mention, author: AuthorRecord) -> Mention
         kind=mention.kind,
         thread_id=thread_id,
         parent_id=mention.parent_id,
+        locator=mention.locator,
         reach=mention.reach,
         created_at=mention.created_at,
         edited_at=mention.edited_at,
