@@ -13,10 +13,11 @@ page of items arrived since the last poll):
 
 Paging walks back from the newest item with ``after=`` until it meets an item not newer
 than the cursor; a source whose first poll found nothing stores the time it started
-listening instead (connectors.listening) and walks back to that time. Reddit ids grow over time, so "newer" compares the base36 id of the
-cursor's fullname; unlike ``before=<cursor>`` this keeps working when the cursor item is
-deleted or removed. Failures are mapped here, once; the daemon owns retries and backoff,
-so prawcore's own retries of 5xx answers and timeouts (with sleeps of up to 6 s) are cut
+listening instead (connectors.listening) and walks back to that time. Reddit ids grow
+over time, so "newer" compares the base36 id of the cursor's fullname; unlike
+``before=<cursor>`` this keeps working when the cursor item is deleted or removed.
+Failures are mapped here, once; the daemon owns retries and backoff, so prawcore's own
+retries of 5xx answers and timeouts (with sleeps of up to 6 s) are cut
 short by ``_Requestor``, which also keeps the rate-limit budget all sources share.
 """
 

@@ -69,6 +69,13 @@ class MastodonConnector:
         self._index = _StatusIndex(self._instances, self.instance)
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._closed = False
+        # Search that never finds what the timelines show is reported once (_check_search).
+        self._keywords = {watch.name: tuple(k.lower() for k in watch.keywords) for watch in watches}
+        self._started = datetime.now(UTC)
+        self._timeline_matches: dict[str, int] = {}  # brand -> new statuses with a keyword
+        self._matches_at_last_search: dict[str, int] = {}
+        self._search_found: set[str] = set()  # brands whose search found something
+        self._search_silence_reported = False
         extra_hosts = [instance_domain(e.api_base_url) for e in settings.extra_instances]
         for watch in self.watches:
             for tag in watch.hashtags:
@@ -145,6 +152,7 @@ class MastodonConnector:
                     stream.invalidate(source.key)  # the drained items are gone: poll next
                     raise
                 stream.delivered(source.key, batch.cursor, [_item_id(i) for i in drained])
+                self._check_search(source, target, batch)
                 return batch
         ticket = stream.before_poll(source.key) if stream is not None else None
         if target.kind == "search":
@@ -162,6 +170,7 @@ class MastodonConnector:
             # page of a first burst, losing the rest.
             newest = listening_since(started - LISTEN_GRACE)
         batch = self._batch(source, target, instance, newest_first[::-1], newest)
+        self._check_search(source, target, batch)
         if stream is not None and ticket is not None:
             stream.after_poll(source.key, ticket, batch.cursor, [_item_id(i) for i in newest_first])
         return batch
@@ -205,6 +214,38 @@ class MastodonConnector:
                     mention = replace(mention, parent_id=parent_uri)
             mentions.append(mention)
         return Batch(mentions=mentions, cursor=new_cursor)
+
+    def _check_search(self, source: Source, target: _Target, batch: Batch) -> None:
+        """Report once when search finds nothing although the timelines show keyword matches.
+
+        Servers without a full-text index (or where authors did not opt in) answer search
+        with nothing, not an error: without this line the search source just looks quiet.
+        """
+        brand = source.brand
+        keywords = self._keywords.get(brand, ())
+        if target.kind != "search":
+            matches = sum(
+                m.created_at >= self._started and any(k in m.text.lower() for k in keywords)
+                for m in batch.mentions
+            )
+            self._timeline_matches[brand] = self._timeline_matches.get(brand, 0) + matches
+            return
+        if batch.mentions:
+            self._search_found.add(brand)
+            return
+        # Matches seen before the previous search poll had a whole interval to be indexed.
+        seen = self._matches_at_last_search.get(brand, 0)
+        self._matches_at_last_search[brand] = self._timeline_matches.get(brand, 0)
+        if seen and brand not in self._search_found and not self._search_silence_reported:
+            self._search_silence_reported = True
+            LOGGER.warning(
+                "mastodon %s: search on %s found nothing, although the timelines showed %d "
+                "status(es) with these keywords; the server may not index them (search off, "
+                "or authors not opted in); hashtags and mentions are still read",
+                source.key,
+                target.host,
+                seen,
+            )
 
     # -- edits and deletions --------------------------------------------------------------
 

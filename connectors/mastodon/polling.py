@@ -75,9 +75,7 @@ class _Poller:
                 )
             else:
                 newest = _item_id(previous[0])
-                page = self._page(
-                    source, instance, lambda at=newest: request(at, None, page_size)
-                )
+                page = self._page(source, instance, lambda at=newest: request(at, None, page_size))
         else:
             LOGGER.warning(
                 "mastodon %s: stopped after %d pages; more remain", source.key, MAX_PAGES_PER_FETCH

@@ -45,9 +45,7 @@ class _StatusIndex:
                 _, old = self._where.popitem(last=False)
                 self._uri_of.pop(old, None)
 
-    def refresh(
-        self, native_ids: Sequence[str], *, locators: Mapping[str, str]
-    ) -> list[Revision]:
+    def refresh(self, native_ids: Sequence[str], *, locators: Mapping[str, str]) -> list[Revision]:
         """The current text of each status still readable, deleted ones flagged.
 
         A status is re-read with ``status(id)`` on the instance it was first seen through:

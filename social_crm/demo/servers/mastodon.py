@@ -175,6 +175,9 @@ class FakeMastodon:
         self.streaming_enabled = streaming  # False: every streaming endpoint answers 404
         self.search_enabled = search  # False: /api/v2/search answers 404, as on servers without it
         self.heartbeat_seconds = heartbeat_seconds  # how often streams send a comment line
+        # The streaming URL the instance info advertises (None: this server's own), e.g. a
+        # wss:// one that this plain-http server cannot serve.
+        self.streaming_url: str | None = None
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._last_id = 0
@@ -244,10 +247,22 @@ class FakeMastodon:
             self._window_end = 0.0
             self._used = 0
             self.link_headers, self.streaming_enabled, self.search_enabled = self._defaults
+            self.streaming_url = None
+            self.close_silently = False
             self.disconnect_streams()
             self.add_account(self.owner, display_name=self.owner.capitalize())
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def close_silently(self) -> bool:
+        """Whether connections are closed after each answer without saying so (as some
+        servers and proxies do): a client reusing one gets no answer at all."""
+        return self._server.close_silently
+
+    @close_silently.setter
+    def close_silently(self, value: bool) -> None:
+        self._server.close_silently = value
 
     @property
     def url(self) -> str:
@@ -866,7 +881,7 @@ class FakeMastodon:
             "description": "",
             "email": "",
             "version": VERSION,
-            "urls": {"streaming_api": f"ws://{self.host}"},
+            "urls": {"streaming_api": self.streaming_url or f"ws://{self.host}"},
             "stats": {
                 "user_count": sum(1 for a in self._accounts.values() if a.domain is None),
                 "status_count": len(self._statuses),
@@ -909,7 +924,7 @@ class FakeMastodon:
             "icon": [],
             "languages": ["en"],
             "configuration": {
-                "urls": {"streaming": f"ws://{self.host}", "status": None},
+                "urls": {"streaming": self.streaming_url or f"ws://{self.host}", "status": None},
                 "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
                 "statuses": {
                     "max_characters": 500,
