@@ -61,6 +61,9 @@ class Mention:
     language: str | None = None  # the post's language as the network gives it (ISO 639)
     # Who may see it: "public", "unlisted", "private" (followers only) or "direct".
     visibility: str = "public"
+    # Where the network re-reads it, for Refreshable.refresh (Mastodon: "host/local id" on
+    # the instance that served it); None when the native id is enough.
+    locator: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,11 @@ class Connector(Protocol):
 class Refreshable(Protocol):
     """A connector that can re-read items it returned before, to see edits and deletions."""
 
-    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
-        """The current state of each item still known to the network (deleted ones flagged)."""
+    def refresh(
+        self, native_ids: Sequence[str], *, locators: Mapping[str, str] | None = None
+    ) -> list[Revision]:
+        """The current state of each item still known to the network (deleted ones flagged).
+
+        ``locators``: the ``Mention.locator`` stored for each native id that had one.
+        """
         ...

@@ -12,10 +12,12 @@ page of items arrived since the last poll):
   account (script apps with a password only).
 
 Paging walks back from the newest item with ``after=`` until it meets an item not newer
-than the cursor. Reddit ids grow over time, so "newer" compares the base36 id of the
-cursor's fullname; unlike ``before=<cursor>`` this keeps working when the cursor item is
-deleted or removed. Failures are mapped here, once; the daemon owns retries and backoff,
-so prawcore's own retries of 5xx answers and timeouts (with sleeps of up to 6 s) are cut
+than the cursor; a source whose first poll found nothing stores the time it started
+listening instead (connectors.listening) and walks back to that time. Reddit ids grow
+over time, so "newer" compares the base36 id of the cursor's fullname; unlike
+``before=<cursor>`` this keeps working when the cursor item is deleted or removed.
+Failures are mapped here, once; the daemon owns retries and backoff, so prawcore's own
+retries of 5xx answers and timeouts (with sleeps of up to 6 s) are cut
 short by ``_Requestor``, which also keeps the rate-limit budget all sources share.
 """
 
@@ -27,7 +29,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import praw
@@ -43,6 +45,7 @@ from connectors.errors import (
     RateLimitedError,
     TransientConnectorError,
 )
+from connectors.listening import listening_since, started_at
 
 LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ GONE_TEXTS = frozenset({DELETED, REMOVED})
 DEFAULT_RETRY_AFTER = 60.0
 MAX_INFO_IDS = 100  # /api/info takes at most 100 fullnames per request
 MAX_QUERY_LENGTH = 512  # Reddit's limit on a search query
+# Listening starts this long before the empty first poll: Reddit's clock and ours may differ.
+LISTEN_GRACE = timedelta(minutes=1)
 SERVER_ERROR_STATUSES = frozenset({500, 502, 503, 504, 520, 522})  # what prawcore retries
 FULLNAME = re.compile(r"^(t1|t3)_([0-9a-z]+)$")
 PLAIN_WORD = re.compile(r"^\w+$")
@@ -248,10 +253,12 @@ class RedditConnector:
         feed = self._feeds.get(source.key)
         if feed is None:
             raise ConnectorError(f"reddit: unknown source {source.key!r}")
-        floor = _cursor_number(cursor, source.key)
+        since = started_at(cursor)
+        floor = None if since is not None else _cursor_number(cursor, source.key)
+        started = datetime.now(UTC)
         found: dict[str, Any] = {}  # fullname -> praw item
         for path, params in feed.requests:
-            self._walk_back(source.key, path, params, floor, found)
+            self._walk_back(source.key, path, params, floor, since, found)
         items = sorted(found.values(), key=lambda item: _id_number(item.fullname))
         try:
             mentions = [
@@ -261,7 +268,12 @@ class RedditConnector:
             ]
         except MALFORMED as exc:
             raise _malformed(source.key, "a listing", exc) from exc
-        next_cursor = items[-1].fullname if items else cursor
+        if items:
+            next_cursor: str | None = items[-1].fullname
+        elif cursor is None:
+            next_cursor = listening_since(started - LISTEN_GRACE)  # nothing yet: listen from now
+        else:
+            next_cursor = cursor
         return Batch(mentions=self._with_profiles(source.key, mentions), cursor=next_cursor)
 
     def _with_profiles(self, what: str, mentions: list[Mention]) -> list[Mention]:
@@ -307,8 +319,13 @@ class RedditConnector:
             return
         self._profiles[name.lower()] = (karma, {"note": note, "fields": []})
 
-    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
-        """The current text of each item (``/api/info``); deleted, removed or vanished: flagged."""
+    def refresh(
+        self, native_ids: Sequence[str], *, locators: Mapping[str, str] | None = None
+    ) -> list[Revision]:
+        """The current text of each item (``/api/info``); deleted, removed or vanished: flagged.
+
+        Fullnames are enough to re-read an item: Reddit's mentions carry no locator.
+        """
         wanted = [nid for nid in dict.fromkeys(native_ids) if FULLNAME.match(nid)]
         if len(wanted) < len(set(native_ids)):
             LOGGER.debug("reddit refresh: ignoring ids that are not t1/t3 fullnames")
@@ -339,9 +356,11 @@ class RedditConnector:
         path: str,
         params: dict[str, str],
         floor: int | None,
+        since: datetime | None,
         found: dict[str, Any],
     ) -> None:
-        """Add one listing's items newer than ``floor`` to ``found``, newest page first."""
+        """Add one listing's items newer than ``floor`` (or created since ``since``) to
+        ``found``, newest page first; with neither, the newest page only (first poll)."""
         after: str | None = None
         fallback: str | None = None  # the item before ``after``, should ``after`` vanish
         pages = self._settings.max_pages_per_fetch
@@ -356,11 +375,14 @@ class RedditConnector:
                 children, next_after = self._page(what, path, params, fallback)
             met_cursor = False
             for item in children:
-                if floor is not None and _id_number(item.fullname) <= floor:
+                if (floor is not None and _id_number(item.fullname) <= floor) or (
+                    since is not None and _created(item) < since
+                ):
                     met_cursor = True
                     break
                 found.setdefault(item.fullname, item)
-            if floor is None or met_cursor or not children or next_after is None:
+            first_poll = floor is None and since is None
+            if first_poll or met_cursor or not children or next_after is None:
                 return  # first poll: the newest page only; else the cursor or the end was met
             after = next_after
             fallback = children[-2].fullname if len(children) > 1 else None
@@ -601,6 +623,14 @@ def _account_name(configured: str | None) -> str | None:
 def _id_number(fullname: str) -> int:
     """The base36 id of a fullname (``t1_abc`` -> int("abc", 36)); ids grow over time."""
     return int(fullname.partition("_")[2], 36)
+
+
+def _created(item: Submission | Comment) -> datetime:
+    """When an item was created; one without ``created_utc`` counts as new (kept, not lost)."""
+    created = vars(item).get("created_utc")
+    if not isinstance(created, int | float):
+        return datetime.max.replace(tzinfo=UTC)
+    return _utc(created)
 
 
 def _cursor_number(cursor: str | None, what: str) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -62,7 +62,9 @@ class ScriptedConnector:
         ]
         return Batch(mentions, new[-1][0] if new else cursor)
 
-    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
+    def refresh(
+        self, native_ids: Sequence[str], *, locators: Mapping[str, str] | None = None
+    ) -> list[Revision]:
         return [
             Revision(native_id=i, text="", deleted=True)
             if i in self.deleted

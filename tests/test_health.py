@@ -114,7 +114,7 @@ def test_credentials_refused_to_the_refresh_job_disable_the_connector_once(
     connector.post("anna", "hello")
     daemon.run_cycle()
 
-    def refused(native_ids: object) -> None:
+    def refused(native_ids: object, *, locators: object = None) -> None:
         raise AuthenticationError("401 token revoked")
 
     connector.refresh = refused  # type: ignore[method-assign]

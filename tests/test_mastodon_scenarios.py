@@ -703,3 +703,55 @@ def test_same_seed_same_faults(fake: FakeMastodon) -> None:
 def test_fault_injector_rejects_unknown_kinds(fake: FakeMastodon) -> None:
     with pytest.raises(ValueError, match="fault kinds"):
         fake.inject_faults(0.1, kinds=["teapot"])
+
+
+# -- servers that are not quite Mastodon --------------------------------------------------
+
+
+def test_a_server_that_closes_connections_silently_is_read_without_failures(
+    fake: FakeMastodon, connect: Connect
+) -> None:
+    fake.close_silently = True
+    connector = connect()
+    tag = _source(connector, "acme:tag:acme")
+    fake.post("carl", "first #acme")
+    batch = connector.fetch(tag, None)  # several requests, each on a connection used before
+    fake.post("carl", "second #acme")
+    again = connector.fetch(tag, batch.cursor)
+    assert _texts(batch) + _texts(again) == ["first #acme", "second #acme"]
+    (revision,) = connector.refresh([again.mentions[0].native_id])
+    assert revision.text == "second #acme"
+
+
+def test_an_advertised_streaming_url_it_cannot_serve_is_given_up_once(
+    fake: FakeMastodon, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.streaming_url = f"wss://{fake.host}"  # TLS, on a server that speaks plain http
+    connector = connect(streaming=True)
+    tag = _source(connector, "acme:tag:acme")
+    with caplog.at_level(logging.INFO, logger="connectors.mastodon"):
+        cursor = connector.fetch(tag, None).cursor
+        _wait_for(lambda: connector.stream_status() == {f"#acme@{fake.host}": "refused"})
+        fake.post("carl", "polled #acme")
+        assert _texts(connector.fetch(tag, cursor)) == ["polled #acme"]
+    lines = [r.getMessage() for r in caplog.records if "stream" in r.getMessage()]
+    assert len(lines) == 1 and "polling instead from now on" in lines[0]
+    assert _source(connector, "acme:tag:acme").page_size is not None  # paced as polled
+
+
+def test_search_that_finds_nothing_the_timelines_show_is_reported_once(
+    fake: FakeMastodon, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add_account("shy", indexable=False)  # this server's search cannot find its posts
+    connector = connect(search=True)
+    tag, search = _source(connector, "acme:tag:acme"), _source(connector, "acme:search")
+    cursors = {tag.key: connector.fetch(tag, None).cursor}
+    cursors[search.key] = connector.fetch(search, None).cursor
+    with caplog.at_level(logging.WARNING, logger="connectors.mastodon"):
+        for i in range(4):
+            fake.post("shy", f"espresso {i} #acme")
+            for source in (tag, search):
+                cursors[source.key] = connector.fetch(source, cursors[source.key]).cursor
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1
+    assert "acme:search" in lines[0] and "found nothing" in lines[0]

@@ -260,9 +260,10 @@ def test_polls_return_new_items_oldest_first_and_keep_the_cursor(
     assert newer.cursor == fifth
 
 
-def test_first_poll_of_an_empty_listing_has_no_cursor(connector: RedditConnector) -> None:
+def test_first_poll_of_an_empty_listing_listens_from_then(connector: RedditConnector) -> None:
     batch = connector.fetch(source_for(connector, ":comments"), None)
-    assert batch.mentions == [] and batch.cursor is None
+    assert batch.mentions == [] and batch.cursor is not None
+    assert batch.cursor.startswith("since:")  # the time it started listening, not a fullname
 
 
 def test_more_than_one_page_of_new_items_leaves_no_gap(fake_reddit: FakeReddit) -> None:

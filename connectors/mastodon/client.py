@@ -32,6 +32,8 @@ from connectors.mastodon.settings import InstanceSettings
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
+# How requests reports a kept-alive connection that the server closed without saying so.
+DROPPED_CONNECTION = "Connection aborted"
 
 T = TypeVar("T")
 
@@ -69,11 +71,19 @@ class _Instance:
         Mastodon.py's ``ratelimit_method="throw"`` raises only on a 429; it does not stop
         when ``x-ratelimit-remaining`` reaches 0. So a spent budget (less ``reserve``, a
         share kept for others) is checked here first and answered without a request.
-        ``missing_ok``: a 404 returns None.
+        ``missing_ok``: a 404 returns None. Every request here is a read, so one that met a
+        kept-alive connection the server had closed silently is sent again at once (on a
+        fresh connection: the pool dropped the dead one); that is no failure.
         """
         self._check_budget(key, reserve=reserve)
         try:
-            return request()
+            try:
+                return request()
+            except MastodonNetworkError as exc:
+                if DROPPED_CONNECTION not in str(exc):
+                    raise
+                LOGGER.debug("mastodon %s: %s dropped a kept-alive connection", key, self.host)
+                return request()
         except MastodonNotFoundError as exc:
             if missing_ok:
                 return None

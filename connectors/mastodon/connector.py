@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from mastodon import Mastodon, StreamListener
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from connectors.base import Batch, Mention, Revision, Source, Watch
 from connectors.errors import ConnectorError
+from connectors.listening import listening_since, started_at
 from connectors.mastodon.client import _Instance, _new_client
 from connectors.mastodon.parse import (
     NETWORK,
@@ -27,13 +29,16 @@ from connectors.mastodon.parse import (
     instance_domain,
     mention_from_status,
 )
-from connectors.mastodon.polling import EMPTY_CURSOR, _Poller, _Target
+from connectors.mastodon.polling import _Poller, _Target
 from connectors.mastodon.refresh import _StatusIndex
 from connectors.mastodon.settings import InstanceSettings, MastodonSettings
 from connectors.mastodon.stream import STREAM_READ_TIMEOUT_SECONDS, _Stream
 from connectors.mastodon.threads import _Threads
 
 LOGGER = logging.getLogger(__name__)
+
+# Listening starts this long before the empty first poll: the server's clock and ours may differ.
+LISTEN_GRACE = timedelta(minutes=1)
 
 
 class MastodonConnector:
@@ -66,6 +71,13 @@ class MastodonConnector:
         self._threads = _Threads(self._index)
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._closed = False
+        # Search that never finds what the timelines show is reported once (_check_search).
+        self._keywords = {watch.name: tuple(k.lower() for k in watch.keywords) for watch in watches}
+        self._started = datetime.now(UTC)
+        self._timeline_matches: dict[str, int] = {}  # brand -> new statuses with a keyword
+        self._matches_at_last_search: dict[str, int] = {}
+        self._search_found: set[str] = set()  # brands whose search found something
+        self._search_silence_reported = False
         extra_hosts = [instance_domain(e.api_base_url) for e in settings.extra_instances]
         for watch in self.watches:
             for tag in watch.hashtags:
@@ -128,30 +140,39 @@ class MastodonConnector:
         if target is None:
             raise ConnectorError(f"mastodon: unknown source {source.key!r}")
         instance = self._instances[target.host]
+        since = started_at(cursor)
+        last_id = None if since is not None else cursor  # the id the source stopped at
+        started = datetime.now(UTC)
         stream = self._stream_for(source.key, target)
         if stream is not None:
             drained = stream.drain(source.key, cursor)
             if drained is not None:
                 try:
-                    newest = _newest_id([_item_id(i) for i in drained], cursor)
+                    newest = _newest_id([_item_id(i) for i in drained], last_id) or cursor
                     batch = self._batch(source, target, instance, drained, newest)
                 except ConnectorError:
                     stream.invalidate(source.key)  # the drained items are gone: poll next
                     raise
                 stream.delivered(source.key, batch.cursor, [_item_id(i) for i in drained])
+                self._check_search(source, target, batch)
                 return batch
         ticket = stream.before_poll(source.key) if stream is not None else None
         if target.kind == "search":
             newest_first = self._poller.collect_search(source, target, instance, cursor)
-            newest = _newest_id([_item_id(i) for i in newest_first], cursor)
+            newest = _newest_id([_item_id(i) for i in newest_first], last_id) or cursor
         else:  # the server's order says which is newest: ids are compared nowhere
-            newest_first = self._poller.collect(source, target, instance, cursor)
+            if since is not None:
+                newest_first = self._poller.collect_since(source, target, instance, since)
+            else:
+                newest_first = self._poller.collect(source, target, instance, cursor)
             newest = _item_id(newest_first[0]) if newest_first else cursor
-            if newest is None:
-                # Empty so far: from now on everything is new, read from the start (a None
-                # cursor would take only the newest page of a first burst, losing the rest).
-                newest = EMPTY_CURSOR
+        if newest is None:
+            # Nothing yet: listen from now on. No id is invented (a server may answer an id
+            # it never issued with nothing, for ever), and None would read only the newest
+            # page of a first burst, losing the rest.
+            newest = listening_since(started - LISTEN_GRACE)
         batch = self._batch(source, target, instance, newest_first[::-1], newest)
+        self._check_search(source, target, batch)
         if stream is not None and ticket is not None:
             stream.after_poll(source.key, ticket, batch.cursor, [_item_id(i) for i in newest_first])
         return batch
@@ -196,14 +217,52 @@ class MastodonConnector:
                 continue
             self._index.remember(mention.native_id, instance.host, str(original["id"]))
             self._threads.note(mention.native_id, mention.thread_id)
+            mention = replace(mention, locator=f"{instance.host}/{original['id']}")
             mentions.append(mention)
         return Batch(mentions=mentions, cursor=new_cursor)
 
+    def _check_search(self, source: Source, target: _Target, batch: Batch) -> None:
+        """Report once when search finds nothing although the timelines show keyword matches.
+
+        Servers without a full-text index (or where authors did not opt in) answer search
+        with nothing, not an error: without this line the search source just looks quiet.
+        """
+        brand = source.brand
+        keywords = self._keywords.get(brand, ())
+        if target.kind != "search":
+            matches = sum(
+                m.created_at >= self._started and any(k in m.text.lower() for k in keywords)
+                for m in batch.mentions
+            )
+            self._timeline_matches[brand] = self._timeline_matches.get(brand, 0) + matches
+            return
+        if batch.mentions:
+            self._search_found.add(brand)
+            return
+        # Matches seen before the previous search poll had a whole interval to be indexed.
+        seen = self._matches_at_last_search.get(brand, 0)
+        self._matches_at_last_search[brand] = self._timeline_matches.get(brand, 0)
+        if seen and brand not in self._search_found and not self._search_silence_reported:
+            self._search_silence_reported = True
+            LOGGER.warning(
+                "mastodon %s: search on %s found nothing, although the timelines showed %d "
+                "status(es) with these keywords; the server may not index them (search off, "
+                "or authors not opted in); hashtags and mentions are still read",
+                source.key,
+                target.host,
+                seen,
+            )
+
     # -- edits and deletions --------------------------------------------------------------
 
-    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
-        """The current text of each status still readable, deleted ones flagged (refresh.py)."""
-        return self._index.refresh(native_ids)
+    def refresh(
+        self, native_ids: Sequence[str], *, locators: Mapping[str, str] | None = None
+    ) -> list[Revision]:
+        """The current text of each status still readable, deleted ones flagged (refresh.py).
+
+        ``locators`` (``host/local id``, as fetch set them) say where each was read.
+        """
+        return self._index.refresh(native_ids, locators=locators or {})
 
     # -- streaming ------------------------------------------------------------------------
 

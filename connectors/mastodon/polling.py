@@ -1,23 +1,25 @@
 """Polling, one source at a time: timelines and notifications paged forward from the cursor
-with ``min_id``, and full-text search paged back by offset to the cursor."""
+with ``min_id`` (or, for a source that has seen nothing yet, back with ``max_id`` to the time
+it started listening), and full-text search paged back by offset to the cursor."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connectors.base import Source
 from connectors.errors import ConnectorError, TransientConnectorError
+from connectors.listening import started_at
 from connectors.mastodon.client import _Instance, _status_code
-from connectors.mastodon.parse import _id_key, _item_id
+from connectors.mastodon.parse import _id_key, _item_id, _utc_datetime
 
 LOGGER = logging.getLogger(__name__)
 
 MAX_PAGES_PER_FETCH = 1000  # 40 000 statuses: a safety stop against a server that ignores min_id
 MAX_SEARCH_PAGES = 10  # per keyword and fetch: search is newest first, paged by offset
-EMPTY_CURSOR = "0"  # below every id: the cursor of a timeline that was empty when first read
 SEARCH_REFUSALS = frozenset({400, 403, 404, 405, 410, 422, 501})
 
 
@@ -51,7 +53,7 @@ class _Poller:
         """
         page_size = self.page_size
         request = self._request(source, target, instance)
-        page = self._page(source, instance, lambda: request(cursor, page_size))
+        page = self._page(source, instance, lambda: request(cursor, None, page_size))
         if cursor is None:
             return list(page)
         collected: list[Any] = []
@@ -73,30 +75,59 @@ class _Poller:
                 )
             else:
                 newest = _item_id(previous[0])
-                page = self._page(source, instance, lambda at=newest: request(at, page_size))
+                page = self._page(source, instance, lambda at=newest: request(at, None, page_size))
         else:
             LOGGER.warning(
                 "mastodon %s: stopped after %d pages; more remain", source.key, MAX_PAGES_PER_FETCH
             )
         return collected
 
+    def collect_since(
+        self, source: Source, target: _Target, instance: _Instance, since: datetime
+    ) -> list[Any]:
+        """Statuses or notifications created since ``since``, newest first.
+
+        For a source that has seen nothing yet: no id to page forward from, so pages go back
+        from the newest with ``max_id`` until one reaches ``since`` or the timeline's end.
+        """
+        page_size = self.page_size
+        request = self._request(source, target, instance)
+        collected: list[Any] = []
+        seen: set[str] = set()
+        max_id: str | None = None
+        for _ in range(MAX_PAGES_PER_FETCH):
+            page = self._page(source, instance, lambda at=max_id: request(None, at, page_size))
+            fresh = [item for item in page if _item_id(item) not in seen]
+            seen.update(_item_id(item) for item in fresh)
+            newer = [item for item in fresh if _created(item) >= since]
+            collected.extend(newer)
+            if len(newer) < len(fresh) or not fresh or len(page) < page_size:
+                return collected
+            max_id = _item_id(page[-1])
+        LOGGER.warning(
+            "mastodon %s: stopped after %d pages; older ones were skipped",
+            source.key,
+            MAX_PAGES_PER_FETCH,
+        )
+        return collected
+
     def _request(
         self, source: Source, target: _Target, instance: _Instance
-    ) -> Callable[[str | None, int], Any]:
-        """The Mastodon.py call for one page of ``target``: (min_id, limit) -> items."""
+    ) -> Callable[[str | None, str | None, int], Any]:
+        """The Mastodon.py call for one page of ``target``: (min_id, max_id, limit) -> items."""
         client = instance.client
         if target.kind == "tag":
-            return lambda min_id, limit: client.timeline_hashtag(
-                target.tag, min_id=min_id, limit=limit
+            return lambda min_id, max_id, limit: client.timeline_hashtag(
+                target.tag, min_id=min_id, max_id=max_id, limit=limit
             )
         if target.kind == "mentions":
-            return lambda min_id, limit: client.notifications(
-                types=["mention"], min_id=min_id, limit=limit
+            return lambda min_id, max_id, limit: client.notifications(
+                types=["mention"], min_id=min_id, max_id=max_id, limit=limit
             )
         account_id = self._account_id(source, instance, target.acct)
         # The account's own words: boosts left out, replies kept.
-        return lambda min_id, limit: client.account_statuses(
-            account_id, min_id=min_id, limit=limit, exclude_reblogs=True
+        return lambda min_id, max_id, limit: client.account_statuses(
+            account_id, min_id=min_id, max_id=max_id, limit=limit, exclude_reblogs=True
         )
 
     def _account_id(self, source: Source, instance: _Instance, acct: str) -> str:
@@ -134,12 +165,20 @@ class _Poller:
         """
         if self.search_refused:
             return []
+        since = started_at(cursor)
+        after = None if since is not None else cursor  # an id; a start time is checked here
+
+        def seen_before(status: Any) -> bool:
+            if since is not None:
+                return _created(status) < since
+            return cursor is not None and _id_key(_item_id(status)) <= _id_key(cursor)
+
         page_size = self.page_size
         found: dict[str, Any] = {}
         for keyword in target.keywords:
             offset = 0
             for _ in range(MAX_SEARCH_PAGES):
-                result = self._search(source, instance, keyword, cursor, offset, page_size)
+                result = self._search(source, instance, keyword, after, offset, page_size)
                 if result is None:
                     return []
                 statuses = result.get("statuses") if isinstance(result, Mapping) else None
@@ -148,7 +187,7 @@ class _Poller:
                     found.setdefault(_item_id(status), status)
                 if cursor is None or len(statuses) < page_size:
                     break
-                if any(_id_key(_item_id(s)) <= _id_key(cursor) for s in statuses):
+                if any(seen_before(s) for s in statuses):
                     break  # newest first: the rest was seen before
                 offset += len(statuses)
             else:
@@ -158,11 +197,7 @@ class _Poller:
                     MAX_SEARCH_PAGES * page_size,
                     keyword,
                 )
-        items = [
-            status
-            for status_id, status in found.items()
-            if cursor is None or _id_key(status_id) > _id_key(cursor)
-        ]
+        items = [status for status in found.values() if not seen_before(status)]
         return sorted(items, key=lambda status: _id_key(_item_id(status)), reverse=True)
 
     def _search(
@@ -201,6 +236,14 @@ class _Poller:
                 )
                 return None
             raise
+
+
+def _created(item: Mapping[str, Any]) -> datetime:
+    """When a status or notification was created; unreadable counts as new (kept, not lost)."""
+    try:
+        return _utc_datetime(item["created_at"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _check_items(page: Any, source: Source, instance: _Instance) -> None:

@@ -45,18 +45,20 @@ class _StatusIndex:
                 _, old = self._where.popitem(last=False)
                 self._uri_of.pop(old, None)
 
-    def refresh(self, native_ids: Sequence[str]) -> list[Revision]:
+    def refresh(self, native_ids: Sequence[str], *, locators: Mapping[str, str]) -> list[Revision]:
         """The current text of each status still readable, deleted ones flagged.
 
-        A status is re-read with ``status(id)`` on the instance it was first seen through; a
-        URI not seen since start-up is found with ``search_v2(uri, resolve=True)`` or skipped.
+        A status is re-read with ``status(id)`` on the instance it was first seen through:
+        its locator (``host/local id``, stored with the mention, so it outlives a restart)
+        or what this process remembers; a URI known to neither is found with
+        ``search_v2(uri, resolve=True)`` or skipped.
         404 means deleted (or no longer visible). Refresh leaves a fifth of each budget to
         polling: it stops early, returning what it has (raising when it has nothing).
         """
         revisions: list[Revision] = []
         for uri in native_ids:
             try:
-                where = self._locate(uri)
+                where = self._located(locators.get(uri)) or self._locate(uri)
                 if where is None:
                     continue
                 host, status_id = where
@@ -87,6 +89,13 @@ class _StatusIndex:
                 )
             )
         return revisions
+
+    def _located(self, locator: str | None) -> tuple[str, str] | None:
+        """(host, local id) from a stored locator, if it names an instance still configured."""
+        if not locator:
+            return None
+        host, _, status_id = locator.rpartition("/")
+        return (host, status_id) if host in self._instances and status_id else None
 
     def _locate(self, uri: str) -> tuple[str, str] | None:
         """(host, local id) of a status URI: remembered, or resolved by search on the primary."""

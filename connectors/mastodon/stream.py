@@ -26,6 +26,9 @@ STREAM_READ_TIMEOUT_SECONDS = 90.0  # servers send a heartbeat comment well with
 STREAM_RETRY_SECONDS = 2.0  # first reconnect delay; doubles up to STREAM_RETRY_MAX_SECONDS
 STREAM_RETRY_MAX_SECONDS = 300.0
 STREAM_RESYNC_SECONDS = 900.0  # even with a healthy stream, poll this often to be sure
+# A stream that never connected gives up after this many attempts (about 30 s): a server
+# may advertise a streaming URL it cannot serve (wss:// on plain http, a dead host).
+STREAM_MAX_FAILED_CONNECTS = 5
 STREAM_BUFFER_LIMIT = 10_000  # items kept per source between fetches; beyond, poll instead
 # Reasons a streaming server gives when it will never stream to us (compared lower-cased).
 STREAM_REFUSALS = frozenset(
@@ -229,9 +232,14 @@ class _Stream:
             raise _Closed
 
     def _run(self) -> None:
-        """Check health once, then stream; reconnect with backoff until closed or refused."""
+        """Check health once, then stream; reconnect with backoff until closed or refused.
+
+        A stream that never connected is given up after STREAM_MAX_FAILED_CONNECTS tries,
+        with one log line; one that did connect once is retried for as long as it takes.
+        """
         delay = STREAM_RETRY_SECONDS
         checked = False
+        failed = 0
         while not self._closing.is_set():
             self._received = False
             try:
@@ -266,8 +274,14 @@ class _Stream:
                 reason = f"{type(exc).__name__}: {exc}"
             if self._received:
                 delay = STREAM_RETRY_SECONDS
+            if not self._generation:
+                failed += 1
+                if failed >= STREAM_MAX_FAILED_CONNECTS:
+                    self._refuse(f"{failed} attempts to connect failed; the last: {reason}")
+                    return
             wait = delay * random.uniform(0.8, 1.2)
-            LOGGER.info(
+            LOGGER.log(
+                logging.INFO if self._generation else logging.DEBUG,
                 "mastodon stream %s: %s; reconnecting in %.0fs (polling meanwhile)",
                 self.name,
                 reason,

@@ -35,6 +35,8 @@ class AlertMention:
     created_at: datetime
     customer: CustomerBrief | None
     visibility: str = "public"  # who may see it: public, unlisted, private, direct
+    # What became of it since the alert opened: "deleted", "edited, now positive", or None.
+    change: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +112,11 @@ def _loaded() -> list[Any]:
         joinedload(Alert.first_mention)
         .joinedload(MentionRecord.author)
         .joinedload(AuthorRecord.customer),
+        joinedload(Alert.first_mention).joinedload(MentionRecord.sentiment),
         joinedload(Alert.last_mention)
         .joinedload(MentionRecord.author)
         .joinedload(AuthorRecord.customer),
+        joinedload(Alert.last_mention).joinedload(MentionRecord.sentiment),
         joinedload(Alert.deliveries),
     ]
 
@@ -158,7 +162,7 @@ def get_alert(session: Session, alert_id: int) -> AlertDetail:
         acknowledged_by=alert.acknowledged_by,
         resolved_at=alert.resolved_at,
         resolved_by=alert.resolved_by,
-        last_mention=_mention(alert.last_mention),
+        last_mention=_mention(alert.last_mention, opened_at=alert.opened_at),
         # Only mention alerts follow an earlier alert; crisis details are figures.
         reopens=_reopens(details) if alert.kind == "mention" else None,
         top_posts=tuple(
@@ -181,13 +185,13 @@ def _summary(alert: Alert) -> AlertSummary:
         level=alert.level,
         assignee=alert.assignee,
         opened_at=alert.opened_at,
-        first_mention=_mention(alert.first_mention),
+        first_mention=_mention(alert.first_mention, opened_at=alert.opened_at),
         deliveries=tuple(_delivery(delivery) for delivery in alert.deliveries),
     )
 
 
-def _mention(mention: MentionRecord | None) -> AlertMention | None:
-    """The read model of a loaded mention, with its author's customer."""
+def _mention(mention: MentionRecord | None, *, opened_at: datetime) -> AlertMention | None:
+    """The read model of a loaded mention, with its author's customer and what became of it."""
     if mention is None:
         return None
     customer = mention.author.customer
@@ -200,7 +204,20 @@ def _mention(mention: MentionRecord | None) -> AlertMention | None:
         created_at=mention.created_at,
         customer=CustomerBrief(customer.name, customer.tier) if customer else None,
         visibility=mention.visibility,
+        change=_change(mention, opened_at=opened_at),
     )
+
+
+def _change(mention: MentionRecord, *, opened_at: datetime) -> str | None:
+    """Whether the words an alert was raised for are gone or no longer negative."""
+    if mention.deleted_at is not None:
+        return "deleted"
+    if mention.edited_at is None or mention.edited_at <= opened_at:
+        return None
+    label = mention.sentiment.label if mention.sentiment is not None else None
+    if label is None:
+        return "edited, not classified again yet"
+    return None if label == "negative" else f"edited, now {label}"
 
 
 def _delivery(delivery: Delivery) -> AlertDelivery:

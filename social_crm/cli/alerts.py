@@ -102,6 +102,7 @@ def alerts_show(alert_id: AlertId, config: ConfigOption = None) -> None:
             + (f" = {cell(customer.name)} ({cell(customer.tier)})" if customer else "")
             + f" at {when(mention.created_at)} {cell(mention.url)}"
             + ("" if mention.visibility == "public" else f" ({cell(mention.visibility)})")
+            + (f" ({mention.change} since the alert)" if mention.change else "")
         )
         lines.append(f"              {cell(mention.text, 300)}")
     for post in detail.top_posts:

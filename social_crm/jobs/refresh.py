@@ -29,19 +29,24 @@ def refresh(ctx: JobContext, name: str) -> int:
     with ctx.db.transaction() as session:
         if sources.is_disabled(session, name):
             return 0
-        ids = session.scalars(
-            select(MentionRecord.native_id).where(
+        rows = session.execute(
+            select(MentionRecord.native_id, MentionRecord.locator).where(
                 MentionRecord.network == connector.network,
                 MentionRecord.created_at >= since,
                 MentionRecord.deleted_at.is_(None),
             )
         ).all()
+    ids = [native_id for native_id, _ in rows]
+    locators = {native_id: locator for native_id, locator in rows if locator}
     changed = 0
     for start in range(0, len(ids), REFRESH_CHUNK):
         if ctx.stop.is_set():
             break
+        chunk = ids[start : start + REFRESH_CHUNK]
         try:
-            revisions = connector.refresh(ids[start : start + REFRESH_CHUNK])
+            revisions = connector.refresh(
+                chunk, locators={nid: locators[nid] for nid in chunk if nid in locators}
+            )
         except AuthenticationError as exc:
             disable(ctx, name, None, exc)
             break

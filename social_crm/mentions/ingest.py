@@ -156,6 +156,7 @@ def _record(
         kind=mention.kind,
         thread_id=thread_id,
         parent_id=mention.parent_id,
+        locator=mention.locator,
         reach=mention.reach,
         created_at=mention.created_at,
         edited_at=mention.edited_at,

@@ -75,6 +75,8 @@ class MentionRecord(Base):
     kind: Mapped[str] = mapped_column(String(20))
     thread_id: Mapped[str] = mapped_column(String(500))
     parent_id: Mapped[str | None] = mapped_column(String(500))
+    # Where the network re-reads it for edits and deletions (Mention.locator).
+    locator: Mapped[str | None] = mapped_column(String(500))
     reach: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ingested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 # The fakes answer thousands of requests in a test run: keep werkzeug's access log quiet.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -15,11 +15,70 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler; when its server says so, it closes connections without saying so.
+
+    Some servers answer with keep-alive implied and then drop the connection: the client
+    reuses it and its next request gets no answer at all. Here the ``Connection: close``
+    header is left out, and a second request on the same connection is read and dropped.
+    """
+
+    server: Any
+
+    def setup(self) -> None:
+        """A new connection: nothing answered on it yet."""
+        super().setup()
+        self.answered = 0
+        if self.server.close_silently:
+            self.rfile = _Undrained(self.rfile)
+
+    def handle_one_request(self) -> None:
+        """Answer one request, or drop it unanswered if this connection was used before."""
+        if self.server.close_silently and self.answered:
+            self.rfile.readline()  # the request line, left unanswered
+            self.close_connection = True
+            return
+        self.answered += 1
+        super().handle_one_request()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        """Send a header; ``Connection: close`` is left out while closing silently."""
+        if self.server.close_silently and keyword.lower() == "connection":
+            return
+        super().send_header(keyword, value)
+
+
+class _Undrained:
+    """A connection's input without werkzeug's drain after each answer.
+
+    werkzeug reads whatever follows an answer until the connection ends (it closes every
+    connection), which would swallow the next request on a kept-alive one.
+    """
+
+    DRAIN_SIZE = 10_000_000  # what werkzeug's drain asks for at a time
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        """Read the body; the drain's read gets nothing."""
+        return b"" if size >= self.DRAIN_SIZE else bytes(self._stream.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class LocalServer:
-    """Serves a WSGI app on 127.0.0.1 until stopped (HTTP/1.1, closing each connection)."""
+    """Serves a WSGI app on 127.0.0.1 until stopped (HTTP/1.1, closing each connection).
+
+    ``close_silently``: close each connection after its answer without announcing it.
+    """
 
     def __init__(self, app: WSGIApp, *, port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=_Handler
+        )
+        self._server.close_silently = False  # type: ignore[attr-defined]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -31,6 +90,15 @@ class LocalServer:
     def port(self) -> int:
         """The bound port."""
         return self._server.server_port
+
+    @property
+    def close_silently(self) -> bool:
+        """Whether connections are closed after each answer without saying so."""
+        return bool(self._server.close_silently)  # type: ignore[attr-defined]
+
+    @close_silently.setter
+    def close_silently(self, value: bool) -> None:
+        self._server.close_silently = value  # type: ignore[attr-defined]
 
     @property
     def url(self) -> str:

@@ -181,6 +181,9 @@ class FakeMastodon:
         self.search_enabled = search  # False: /api/v2/search answers 404, as on servers without it
         self.heartbeat_seconds = heartbeat_seconds  # how often streams send a comment line
         self.ignore_types_filter = False  # True: notifications of every type, whatever is asked
+        # The streaming URL the instance info advertises (None: this server's own), e.g. a
+        # wss:// one that this plain-http server cannot serve.
+        self.streaming_url: str | None = None
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._last_id = 0
@@ -189,6 +192,7 @@ class FakeMastodon:
         self._by_acct: dict[str, str] = {}  # lower-cased acct -> account id
         self._statuses: dict[str, _Status] = {}  # insertion order is id order
         self._notifications: list[_Notification] = []
+        self._issued: set[str] = set()  # every status and notification id handed out
         self._requests: list[RecordedRequest] = []
         self._subscribers: list[_Subscriber] = []
         self._faults: list[_Fault] = []
@@ -241,6 +245,7 @@ class FakeMastodon:
             self._by_acct.clear()
             self._statuses.clear()
             self._notifications.clear()
+            self._issued.clear()
             self._requests.clear()
             self._faults.clear()
             self._injected.clear()
@@ -250,10 +255,22 @@ class FakeMastodon:
             self._used = 0
             self.link_headers, self.streaming_enabled, self.search_enabled = self._defaults
             self.ignore_types_filter = False
+            self.streaming_url = None
+            self.close_silently = False
             self.disconnect_streams()
             self.add_account(self.owner, display_name=self.owner.capitalize())
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def close_silently(self) -> bool:
+        """Whether connections are closed after each answer without saying so (as some
+        servers and proxies do): a client reusing one gets no answer at all."""
+        return self._server.close_silently
+
+    @close_silently.setter
+    def close_silently(self, value: bool) -> None:
+        self._server.close_silently = value
 
     @property
     def url(self) -> str:
@@ -655,6 +672,7 @@ class FakeMastodon:
         self._seq = (self._seq + 1) & 0xFFFF
         candidate = (int(time.time() * 1000) << 16) | self._seq
         self._last_id = max(candidate, self._last_id + 1)
+        self._issued.add(str(self._last_id))
         return str(self._last_id)
 
     def _account(self, acct: str) -> _Account:
@@ -684,6 +702,7 @@ class FakeMastodon:
             status_id=status.id if status else None,
         )
         self._notifications.append(notification)
+        self._issued.add(notification.id)
         for subscriber in self._subscribers:
             if subscriber.stream == "user" and subscriber.viewer == recipient.id:
                 body = self._notification_json(notification, viewer=recipient.id)
@@ -932,7 +951,7 @@ class FakeMastodon:
             "description": "",
             "email": "",
             "version": VERSION,
-            "urls": {"streaming_api": f"ws://{self.host}"},
+            "urls": {"streaming_api": self.streaming_url or f"ws://{self.host}"},
             "stats": {
                 "user_count": sum(1 for a in self._accounts.values() if a.domain is None),
                 "status_count": len(self._statuses),
@@ -975,7 +994,7 @@ class FakeMastodon:
             "icon": [],
             "languages": ["en"],
             "configuration": {
-                "urls": {"streaming": f"ws://{self.host}", "status": None},
+                "urls": {"streaming": self.streaming_url or f"ws://{self.host}", "status": None},
                 "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
                 "statuses": {
                     "max_characters": 500,
@@ -1144,7 +1163,7 @@ class FakeMastodon:
             if (local and not is_local) or (remote and is_local):
                 continue
             items.append((status.id, status))
-        page = _paginate(items, request)
+        page = _paginate(items, request, issued=self._issued)
         permitted = {k: request.args.getlist(k) for k in ("limit", "local", "remote", "only_media")}
         return _paged_response(
             request,
@@ -1168,7 +1187,7 @@ class FakeMastodon:
             and n.type not in exclude
             and (from_account is None or n.account_id == from_account)
         ]
-        page = _paginate(items, request)
+        page = _paginate(items, request, issued=self._issued)
         permitted = {
             k: request.args.getlist(k)
             for k in ("limit", "types[]", "exclude_types[]", "account_id")
@@ -1278,7 +1297,7 @@ class FakeMastodon:
             if tagged and tagged not in status.tags:
                 continue
             items.append((status.id, status))
-        page = _paginate(items, request)
+        page = _paginate(items, request, issued=self._issued)
         permitted = {
             k: request.args.getlist(k)
             for k in ("limit", "exclude_replies", "exclude_reblogs", "only_media", "tagged")
@@ -1415,8 +1434,14 @@ _NEEDS_TOKEN = frozenset(
 )
 
 
-def _paginate(items: list[tuple[str, Any]], request: Request) -> list[Any]:
-    """Mastodon's id paging over ``items`` (oldest first); the page comes newest first."""
+def _paginate(items: list[tuple[str, Any]], request: Request, *, issued: set[str]) -> list[Any]:
+    """Mastodon's id paging over ``items`` (oldest first); the page comes newest first.
+
+    Like servers whose ids are not plain numbers, a ``min_id`` this server never issued
+    (``0``, say) answers an empty page.
+    """
+    if request.args.get("min_id") and request.args["min_id"] not in issued:
+        return []
 
     def bound(name: str) -> int | None:
         value = request.args.get(name, "")
