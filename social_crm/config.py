@@ -271,7 +271,7 @@ class WebhookChannel(Strict):
     name: str = "webhook"
     url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = {}
-    secret: SecretStr | None = None  # HMAC-SHA256 key for X-Social-CRM-Signature
+    secret: SecretStr | None = None  # whsec_<base64>: Standard Webhooks signing key
     timeout_seconds: float = Field(10.0, gt=0)
 
 
