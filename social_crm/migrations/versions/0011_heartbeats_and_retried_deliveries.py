@@ -1,4 +1,7 @@
-"""daemon_heartbeats, and deliveries.retried_at: a given-up delivery retried once its channel works
+"""daemon_heartbeats; deliveries.retried_at; source_cursors.failing_since
+
+deliveries.retried_at: a given-up delivery is retried once when its channel works again.
+source_cursors.failing_since: when the current run of failed polls began.
 
 Revision ID: 0011
 Revises: 0007
@@ -34,9 +37,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("retried_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("source_cursors", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("source_cursors", schema=None) as batch_op:
+        batch_op.drop_column("failing_since")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_column("retried_at")
     op.drop_index(op.f("ix_daemon_heartbeats_last_beat"), table_name="daemon_heartbeats")
