@@ -273,7 +273,7 @@ class WebhookChannel(Strict):
     private: bool = False  # True: followers-only and direct posts may be quoted here
     url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = {}
-    secret: SecretStr | None = None  # HMAC-SHA256 key for X-Social-CRM-Signature
+    secret: SecretStr | None = None  # whsec_<base64>: Standard Webhooks signing key
     timeout_seconds: float = Field(10.0, gt=0)
 
 
@@ -421,6 +421,7 @@ class SchedulerConfig(Strict):
     score_interval_seconds: float = Field(300.0, gt=0)
     refresh_interval_seconds: float = Field(900.0, gt=0)
     health_interval_seconds: float = Field(60.0, gt=0)
+    heartbeat_seconds: int = Field(30, gt=0)
     jitter_seconds: float = Field(2.0, ge=0)
 
 
@@ -428,6 +429,8 @@ class HealthConfig(Strict):
     """When a source counts as broken or silent, and how far back edits are looked for."""
 
     silence_alert_hours: float = Field(24.0, gt=0)
+    failing_alert_minutes: float = Field(60.0, gt=0)
+    failing_log_minutes: float = Field(15.0, gt=0)
     refresh_window_hours: float = Field(48.0, ge=0)
 
 

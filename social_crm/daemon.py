@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    JobEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -20,7 +26,7 @@ from connectors.registry import connector_class
 from sentiment import Classifier, ModelError, load_classifier
 from social_crm.alerts.escalation import Routing, check_levels
 from social_crm.config import Settings
-from social_crm.db import Database
+from social_crm.db import Database, heartbeats
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
 from social_crm.errors import ConfigError
@@ -46,6 +52,46 @@ def rss_megabytes() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+class _StopDuringStartUp(BaseException):
+    """Raised by the signal handler while the daemon starts: leave start-up at once.
+
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the way (model
+    loading, migrations) takes it for a failure.
+    """
+
+
+class BlockedJobs(logging.Filter):
+    """One log line while a job is blocked, instead of APScheduler's warning per skipped run."""
+
+    SKIPPED = "maximum number of running instances reached"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop APScheduler's per-run "skipped" warning; :meth:`on_event` reports it once."""
+        return self.SKIPPED not in str(record.msg)
+
+    def on_event(self, event: JobEvent) -> None:
+        """Note a skipped run (logged the first time), or the end of a blocked stretch."""
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            count = self.skipped.get(event.job_id, 0)
+            if count == 0:
+                LOGGER.warning(
+                    "job %s is still running (or waiting for the worker); "
+                    "its next runs are skipped until it finishes",
+                    event.job_id,
+                )
+            self.skipped[event.job_id] = count + 1
+        elif event.job_id in self.skipped:
+            LOGGER.info(
+                "job %s finished; %d run(s) were skipped meanwhile",
+                event.job_id,
+                self.skipped.pop(event.job_id),
+            )
 
 
 @dataclass(slots=True)
@@ -88,6 +134,7 @@ class Daemon:
         self.db = self.context.db
         self._given_connectors = connectors is not None
         self._started = False
+        self._starting = False
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -194,28 +241,62 @@ class Daemon:
         tick: Callable[[], bool] | None = None,
         tick_seconds: float = 0.5,
     ) -> None:
-        """Schedule the jobs and block until stop(), SIGINT/SIGTERM, or ``tick()`` returns True."""
-        self.start()
+        """Schedule the jobs and block until stop(), SIGINT/SIGTERM, or ``tick()`` returns True.
+
+        A signal during start-up (migrations, model loading) leaves start-up at once and
+        returns normally, as one while running does after the work in hand.
+        """
         if handle_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, self._on_signal)
+        self._starting = True
+        try:
+            self.start()
+        except _StopDuringStartUp:
+            LOGGER.info("stopped during start-up")
+            self.close()
+            return
+        finally:
+            self._starting = False
+        if self.context.stop.is_set():  # a signal between start-up and here
+            self.close()
+            return
+        interval = self.settings.scheduler.heartbeat_seconds
+        with self.db.transaction() as session:
+            beat_id = heartbeats.start(session, interval_seconds=interval)
         scheduler = self._scheduler()
         scheduler.start()
         LOGGER.info("daemon running")
+        next_beat = time.monotonic() + interval
         try:
             while not self.context.stop.wait(tick_seconds):
                 if tick is not None and tick():
                     break
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + interval
+                    self._beat(beat_id)
         finally:
             self.context.stop.set()
             LOGGER.info("stopping: finishing the work in hand")
             scheduler.shutdown(wait=True)
+            self._beat(beat_id, stopping=True)
             self.close()
             LOGGER.info("stopped")
+
+    def _beat(self, beat_id: int, *, stopping: bool = False) -> None:
+        """Say in the database that this daemon is alive (or has stopped)."""
+        try:
+            with self.db.transaction() as session:
+                (heartbeats.stop if stopping else heartbeats.beat)(session, beat_id)
+        except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the daemon
+            LOGGER.warning("could not record the daemon's heartbeat: %s", exc)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         LOGGER.info("received %s", signal.Signals(signum).name)
         self.context.stop.set()
+        if self._starting:
+            self._starting = False  # a second signal while leaving start-up changes nothing
+            raise _StopDuringStartUp
 
     def _scheduler(self) -> BackgroundScheduler:
         """Every job on its own timer, jittered; per-connector jobs once per connector."""
@@ -224,6 +305,14 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
+        )
+        blocked = BlockedJobs()
+        apscheduler_log = logging.getLogger("apscheduler.scheduler")
+        for old in [f for f in apscheduler_log.filters if isinstance(f, BlockedJobs)]:
+            apscheduler_log.removeFilter(old)
+        apscheduler_log.addFilter(blocked)
+        scheduler.add_listener(
+            blocked.on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
         )
         now = datetime.now(UTC)
         for name in ctx.connectors:

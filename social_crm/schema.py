@@ -11,6 +11,7 @@ from social_crm.alerts.models import Alert
 from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
 from social_crm.customers.models import Customer, Identity, LinkSuggestion
 from social_crm.db.base import Base
+from social_crm.db.heartbeats import Heartbeat
 from social_crm.db.watermarks import Watermark
 from social_crm.delivery.models import Delivery
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord, SourceCursor
@@ -24,6 +25,7 @@ __all__ = [
     "AuthorRecord",
     "Customer",
     "Delivery",
+    "Heartbeat",
     "Identity",
     "LinkSuggestion",
     "MentionRecord",

@@ -39,7 +39,8 @@ from social_crm.errors import ConfigError, DeliveryError
 from .escalation import escalate
 from .factories import ANGRY, UNSURE, post, store
 
-SECRET = "s3cret-webhook-key"
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+SECRET = "whsec_czNjcmV0LXdlYmhvb2sta2V5LWZvci10ZXN0cw=="
 
 
 @pytest.fixture
@@ -102,30 +103,54 @@ def test_email_and_webhook_carry_the_alert_a_stable_key_and_a_valid_signature(
     payload = json.loads(request.body)
     assert payload["idempotency_key"] == key and payload["event"] == "mention_alert.opened"
     assert payload["alert"]["severity"] == "medium" and payload["alert"]["rule"] == "negative"
-    timestamp = request.header("X-Social-CRM-Timestamp")
-    signature = request.header("X-Social-CRM-Signature")
-    assert timestamp and signature and signature.startswith("sha256=")
-    assert verify_signature(SECRET, timestamp, request.body, signature)
-    assert not verify_signature("wrong", timestamp, request.body, signature)
-    assert not verify_signature(SECRET, timestamp, request.body + b" ", signature)
+    # Standard Webhooks: the id is the stable key, the signature v1 over "id.timestamp.body".
+    assert request.header("webhook-id") == key
+    timestamp = request.header("webhook-timestamp")
+    signature = request.header("webhook-signature")
+    assert timestamp and signature and signature.startswith("v1,")
+    headers = {name: request.header(name) or "" for name in WEBHOOK_HEADERS}
+    assert verify_signature(SECRET, headers, request.body)
+    assert not verify_signature("whsec_d3Jvbmc=", headers, request.body)
+    assert not verify_signature(SECRET, headers, request.body + b" ")
+
+
+def test_signatures_match_the_standard_webhooks_published_test_vector() -> None:
+    # From the specification's reference libraries (standard-webhooks, test_sign_function).
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    msg_id, timestamp = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330
+    body = b'{"test": 2432232314}'
+    expected = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert sign(secret, msg_id, timestamp, body) == expected
+    assert sign(secret.removeprefix("whsec_"), msg_id, timestamp, body) == expected
+    headers = {
+        "Webhook-Id": msg_id,
+        "Webhook-Timestamp": str(timestamp),
+        "Webhook-Signature": f"v1,bm90LXRoaXMtb25l {expected}",  # key rotation: several
+    }
+    assert verify_signature(secret, headers, body, now=timestamp + 299)
 
 
 def test_verify_signature_rejects_old_future_and_malformed_requests() -> None:
     body = b'{"event":"mention_alert.opened"}'
     now = 1_800_000_000
-    good = sign(SECRET, now, body)
-    assert (
-        good
-        == "sha256="
-        + __import__("hmac").new(SECRET.encode(), f"{now}.".encode() + body, "sha256").hexdigest()
-    )
-    assert verify_signature(SECRET, str(now), body, good, now=now + 299)
-    assert not verify_signature(SECRET, str(now), body, good, now=now + 301)
-    assert not verify_signature(SECRET, str(now), body, good, now=now - 301)
-    assert verify_signature(SECRET, now, body, good, tolerance=10, now=now + 5)
-    assert not verify_signature(SECRET, "yesterday", body, good, now=now)
-    assert not verify_signature(SECRET, str(now + 1), body, good, now=now)  # timestamp is signed
-    assert not verify_signature(SECRET, str(now), body, "sha256=" + "0" * 64, now=now)
+
+    def headers(timestamp: object = now, signature: str | None = None) -> dict[str, str]:
+        good = sign(SECRET, "alert-1-chat-0", now, body)
+        return {
+            "webhook-id": "alert-1-chat-0",
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": good if signature is None else signature,
+        }
+
+    assert verify_signature(SECRET, headers(), body, now=now + 299)
+    assert not verify_signature(SECRET, headers(), body, now=now + 301)
+    assert not verify_signature(SECRET, headers(), body, now=now - 301)
+    assert verify_signature(SECRET, headers(), body, tolerance=10, now=now + 5)
+    assert not verify_signature(SECRET, headers("yesterday"), body, now=now)
+    assert not verify_signature(SECRET, headers(now + 1), body, now=now)  # timestamp is signed
+    assert not verify_signature(SECRET, headers(signature="v1," + "A" * 44), body, now=now)
+    assert not verify_signature(SECRET, {**headers(), "webhook-id": "other"}, body, now=now)
+    assert not verify_signature(SECRET, {}, body, now=now)
 
 
 def test_a_failed_send_is_retried_and_a_dead_channel_holds_back_no_other(

@@ -153,3 +153,28 @@ def alerts_assign(
     with database(config).transaction() as session:
         lifecycle.assign(session, alert_id, to=to)
     render.console.print(f"alert {alert_id} assigned to {escape(to)}")
+
+
+@app.command("resend")
+def alerts_resend(alert_id: AlertId, config: ConfigOption = None) -> None:
+    """Send an alert again: its sent and given-up deliveries go back to the outbox."""
+    from social_crm.alerts.resend import resend
+
+    with database(config).transaction() as session:
+        result = resend(session, alert_id)
+    for item in result.queued:
+        key = "new key" if item.was == "sent" else "same key"
+        render.console.print(
+            f"alert {alert_id}: {cell(item.channel)} queued again "
+            f"(was {item.was}, {key} {cell(item.idempotency_key)})",
+            highlight=False,
+        )
+    if result.in_flight:
+        render.console.print(
+            f"alert {alert_id}: already on its way to {cell(', '.join(result.in_flight))}",
+            highlight=False,
+        )
+    if not result.queued and not result.in_flight:
+        render.console.print(f"alert {alert_id} has no delivery: no channel was configured")
+    elif result.queued:
+        render.console.print("the running daemon sends them at its next delivery pass")

@@ -9,10 +9,11 @@ from rich.table import Table
 
 from social_crm.cli import render
 from social_crm.cli.common import ConfigOption, database, settings
-from social_crm.cli.render import ago, cell, short_text
+from social_crm.cli.render import ago, cell, short_text, when
 
 if TYPE_CHECKING:
     from social_crm.config import Settings
+    from social_crm.db import heartbeats
     from social_crm.delivery.outbox import ChannelHealth
 
 LOGGER = logging.getLogger(__name__)
@@ -21,12 +22,15 @@ LOGGER = logging.getLogger(__name__)
 def status(config: ConfigOption = None) -> None:
     """The health of every source and alert channel: successes, errors, backlog."""
     from social_crm.alerts import health
+    from social_crm.db import heartbeats
     from social_crm.delivery.outbox import channel_report
 
     current = settings(config)
     with database(config).transaction() as session:
+        daemons = heartbeats.daemons(session)
         sources = health.report(session, networks=_connector_networks(current))
         channels = {row.channel: row for row in channel_report(session)}
+    _print_daemons(daemons)
     table = Table(
         "connector",
         "source",
@@ -52,6 +56,19 @@ def status(config: ConfigOption = None) -> None:
         )
     render.console.print(table if sources else "no source has been polled yet")
     _print_channels(channels, configured=[channel.name for channel in current.alerts.channels])
+
+
+def _print_daemons(state: heartbeats.DaemonState) -> None:
+    """One line per running daemon, or when one was last seen."""
+    for row in state.running:
+        render.console.print(
+            f"daemon running since {when(row.started_at)} "
+            f"(pid {row.pid}, {cell(row.host)}, version {cell(row.version)})",
+            highlight=False,
+        )
+    if not state.running:
+        seen = f"since {when(state.last_seen)}" if state.last_seen else "yet"
+        render.console.print(f"no daemon seen {seen}: start one with social-crm run")
 
 
 def _connector_networks(current: Settings) -> dict[str, str]:

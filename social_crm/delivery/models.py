@@ -15,7 +15,8 @@ class Delivery(Base):
     """The outbox: one row per alert, channel and escalation level, or one per digest.
 
     ``status``: pending -> sending (leased until ``lease_until``) -> sent, or back to pending
-    with a later ``next_attempt_at``, or failed; ``digest`` rows wait for the next digest and
+    with a later ``next_attempt_at``, or failed (pending again, once, when its channel next
+    works: ``retried_at``); ``digest`` rows wait for the next digest and
     become ``digested`` (``digest_id`` names it) or ``skipped`` (resolved before it).
     ``idempotency_key`` is the same on every attempt, so receivers can drop duplicates.
     """
@@ -39,6 +40,10 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When a given-up (failed) row went back to pending because its channel worked again:
+    # that happens once per row, so a message the receiver always refuses is not retried
+    # after every other successful send.
+    retried_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     digest_id: Mapped[int | None] = mapped_column(
         ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
     )

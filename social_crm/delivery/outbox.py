@@ -24,6 +24,11 @@ shorter than a send) between sending and recording. Per channel:
 - ``apprise``: chat services (Slack, Teams, Discord, ...) have no idempotency keys, so a
   re-send after a crash can show twice; the key is printed in the message (``Ref:``).
 
+A row given up on (``failed``, after ``max_attempts``) is not given up for good: the next
+time its channel delivers anything, it goes back to pending, once (``retried_at``), with a
+fresh attempt budget and its key; ``social-crm alerts resend ID`` queues an alert's
+deliveries again by hand (:func:`requeue`).
+
 A channel that keeps failing only delays its own rows: every row is claimed, sent and
 recorded on its own, and once a channel has failed in a pass of :func:`deliver_due`, its
 other due rows wait for the next pass. So a dead or slow channel (one that times out)
@@ -218,6 +223,7 @@ def record(
         if error is None:
             row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
             LOGGER.info("%s delivered to %s", what, row.channel)
+            retry_given_up(session, row.channel, now=now)
             return
         row.last_error = str(error)
         if row.attempts >= policy.max_attempts or notifier_missing:
@@ -243,6 +249,46 @@ def record(
             delay,
             error,
         )
+
+
+def retry_given_up(session: Session, channel: str, *, now: datetime) -> int:
+    """Queue again, once each, the rows given up on for a channel that works again.
+
+    Returns how many went back to pending, with a fresh attempt budget and the same key.
+    """
+    revived = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.channel == channel,
+            Delivery.status == DeliveryStatus.FAILED,
+            Delivery.retried_at.is_(None),
+        )
+        .values(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, retried_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if revived:
+        LOGGER.info(
+            "%s works again: %d delivery(ies) given up on are queued again", channel, revived
+        )
+    return revived
+
+
+def requeue(session: Session, rows: Collection[Delivery], *, now: datetime) -> None:
+    """Queue these rows again at once, as new: a person asked for them to be sent again.
+
+    A row that was sent gets a new idempotency key (``...-r1``, ``-r2``), or receivers that
+    drop repeated keys would drop it; a failed one keeps its key: it never arrived.
+    """
+    for row in rows:
+        if row.status == DeliveryStatus.SENT:
+            base, _, resent = row.idempotency_key.rpartition("-r")
+            count = int(resent) + 1 if base and resent.isdigit() else 1
+            base = base if base and resent.isdigit() else row.idempotency_key
+            row.idempotency_key = f"{base}-r{count}"
+        row.status = DeliveryStatus.PENDING
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.retried_at = row.lease_until = row.last_error = None
 
 
 @dataclass(frozen=True, slots=True)

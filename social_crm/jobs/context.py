@@ -28,3 +28,6 @@ class JobContext:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     now: Callable[[], datetime] = utcnow  # wall-clock UTC; tests inject a virtual one
     stop: threading.Event = field(default_factory=threading.Event)  # set: finish and return
+    # When this process last logged each failing source ("connector/source"): a failure is
+    # logged at its start, at this process's start and then every health.failing_log_minutes.
+    failure_logged_at: dict[str, datetime] = field(default_factory=dict)

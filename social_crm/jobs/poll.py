@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
 from social_crm.alerts import health
@@ -56,6 +57,7 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
                 now=ctx.now(),
             )
         if recovered:
+            ctx.failure_logged_at.pop(f"{name}/{source.key}", None)
             LOGGER.info("source %s/%s recovered", name, source.key)
         if added:
             LOGGER.info("%s/%s: %d new mention(s)", name, source.key, added)
@@ -81,18 +83,44 @@ def disable(ctx: JobContext, name: str, source_key: str | None, exc: Authenticat
 
 
 def _record_failure(ctx: JobContext, name: str, key: str, exc: ConnectorError) -> None:
-    """Back a failing source off; logged when it starts failing, not on every poll."""
+    """Back a failing source off; logged when it starts failing (or this process starts),
+    then every ``health.failing_log_minutes``; one health alert once it fails for
+    ``health.failing_alert_minutes``."""
     retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+    health_settings, now = ctx.settings.health, ctx.now()
+    floor, _ = sources.pacing_bounds(ctx.settings, name)
     with ctx.db.transaction() as session:
-        failures, delay = sources.record_failure(
-            session, name, key, exc, now=ctx.now(), retry_after=retry_after
+        row = load_cursor(session, name, key)
+        previous_error_at = row.last_error_at
+        failures, wait = sources.record_failure(
+            session, name, key, exc, now=now, floor=floor, retry_after=retry_after
         )
-    log = LOGGER.error if failures == 1 else LOGGER.debug
-    log(
-        "source %s/%s failed (%d in a row), retrying in %.0f s: %s",
-        name,
-        key,
-        failures,
-        delay,
-        exc,
-    )
+        since = row.failing_since or now
+        limit = timedelta(minutes=health_settings.failing_alert_minutes)
+        # Raised when the failures cross the limit, so once per failing stretch.
+        if now - since >= limit and (
+            previous_error_at is None or previous_error_at - since < limit
+        ):
+            reason = (
+                f"source {name}/{key} has failed for {(now - since).total_seconds() / 60:.0f} "
+                f"minutes ({failures} polls in a row): {exc}"
+            )
+            health.raise_health_alert(session, name, key, reason, ctx.routing.levels[0])
+    source = f"{name}/{key}"
+    logged = ctx.failure_logged_at.get(source)
+    if (
+        failures == 1
+        or logged is None
+        or now - logged >= timedelta(minutes=health_settings.failing_log_minutes)
+    ):
+        ctx.failure_logged_at[source] = now
+        LOGGER.error(
+            "source %s failed (%d in a row, failing since %s), retrying in %.0f s: %s",
+            source,
+            failures,
+            f"{since:%Y-%m-%d %H:%M} UTC",
+            wait,
+            exc,
+        )
+    else:
+        LOGGER.debug("source %s failed (%d in a row), retrying in %.0f s", source, failures, wait)

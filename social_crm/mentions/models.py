@@ -137,6 +137,7 @@ class SourceCursor(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)  # first of the failures
     last_item_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # last new mention
     silence_alerted: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Pacing and backoff, kept here so any process can pick the source up (mentions.sources).

@@ -101,7 +101,7 @@ def record_success(
         ceiling=ceiling,
     )
     row.poll_interval_seconds = interval
-    row.retry_at = None
+    row.retry_at = row.failing_since = None
     # The poll job runs every `floor` seconds; a little slack keeps a due source from
     # waiting a whole extra round for a few milliseconds.
     row.next_poll_at = now + timedelta(seconds=interval - min(floor, interval) * 0.1)
@@ -114,18 +114,25 @@ def record_failure(
     error: Exception,
     *,
     now: datetime,
+    floor: float,
     retry_after: float | None = None,
 ) -> tuple[int, float]:
-    """Note a failed poll and back off; returns (failures in a row, seconds until the retry)."""
+    """Note a failed poll and back off; returns (failures in a row, seconds until the retry).
+
+    The poll job runs every ``floor`` seconds, so the retry is its first run once the
+    backoff is over: the seconds returned are that run's, the next attempt as it happens.
+    """
     row = load_cursor(session, connector, source_key)
     failures = note_error(row, error, now=now)
     delay = backoff_seconds(failures, retry_after=retry_after)
     row.retry_at = now + timedelta(seconds=delay)
-    return failures, delay
+    return failures, math.ceil(delay / floor) * floor if floor > 0 else delay
 
 
 def note_error(row: SourceCursor, error: Exception, *, now: datetime) -> int:
     """Count a failed poll of a source; returns how many polls in a row have failed."""
+    if row.consecutive_failures == 0 or row.failing_since is None:
+        row.failing_since = now
     row.consecutive_failures += 1
     row.last_error = str(error)
     row.last_error_at = now

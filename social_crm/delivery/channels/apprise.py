@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from social_crm.config import AppriseChannel
+from social_crm.delivery.channels.redact import redact, remember, secret_parts
 from social_crm.delivery.messages import Message
 from social_crm.delivery.safe import escape
 from social_crm.errors import ConfigError, DeliveryError
@@ -27,6 +28,8 @@ class AppriseNotifier:
         self._format = channel.format
         url = channel.url.get_secret_value()
         self.scheme = url.partition("://")[0] or "?"
+        self._secrets = secret_parts(url, host_is_secret=True)
+        remember(self._secrets)
         self._apprise: Any = apprise.Apprise()
         if not self._apprise.add(url):
             # The URL holds secrets: name the channel and the scheme only.
@@ -36,7 +39,7 @@ class AppriseNotifier:
             )
 
     def send(self, message: Message) -> None:
-        """Notify the service; DeliveryError with apprise's last warning when it fails."""
+        """Notify the service; DeliveryError with apprise's last warning, secrets masked."""
         import apprise
 
         subject, body = message.render(self._format)
@@ -50,5 +53,7 @@ class AppriseNotifier:
             )
         if not ok:
             lines = [line for line in logs.getvalue().splitlines() if line.strip()]
-            detail = lines[-1].split(" - ", 2)[-1][:300] if lines else "no detail"
+            detail = lines[-1].split(" - ", 2)[-1] if lines else "no detail"
+            # apprise's warnings quote the service's URL, tokens included.
+            detail = redact(detail, secrets=self._secrets)[:300]
             raise DeliveryError(f"apprise {self.scheme}:// failed: {detail}")

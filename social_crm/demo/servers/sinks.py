@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -16,6 +17,9 @@ from werkzeug.wrappers import Request, Response
 
 from social_crm.demo.servers.local import LocalServer
 
+# aiosmtpd logs every SMTP command and connection at INFO; the demo's reader wants alerts.
+SMTP_LOGGERS = ("mail.log", "aiosmtpd")
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -28,6 +32,8 @@ class SmtpSink:
     """An SMTP server on 127.0.0.1 that keeps every message it receives."""
 
     def __init__(self) -> None:
+        for name in SMTP_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.messages: list[Message] = []
         self._lock = threading.Lock()
         self.port = free_port()
