@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from standardwebhooks import Webhook
 
 from social_crm.alerts.escalation import Routing
 from social_crm.alerts.notifications import compose
@@ -112,6 +113,8 @@ def test_email_and_webhook_carry_the_alert_a_stable_key_and_a_valid_signature(
     assert verify_signature(SECRET, headers, request.body)
     assert not verify_signature("whsec_d3Jvbmc=", headers, request.body)
     assert not verify_signature(SECRET, headers, request.body + b" ")
+    # A receiver with the stock library of the specification accepts the same request.
+    assert Webhook(SECRET).verify(request.body, headers) == payload
 
 
 def test_signatures_match_the_standard_webhooks_published_test_vector() -> None:
