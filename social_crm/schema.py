@@ -13,7 +13,13 @@ from social_crm.customers.models import Customer, Identity, LinkSuggestion
 from social_crm.db.base import Base
 from social_crm.db.watermarks import Watermark
 from social_crm.delivery.models import Delivery
-from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord, SourceCursor
+from social_crm.mentions.models import (
+    AuthorRecord,
+    MentionRecord,
+    SentimentRecord,
+    SkippedItem,
+    SourceCursor,
+)
 
 metadata = Base.metadata
 
@@ -28,6 +34,7 @@ __all__ = [
     "LinkSuggestion",
     "MentionRecord",
     "SentimentRecord",
+    "SkippedItem",
     "SourceCursor",
     "Watermark",
     "metadata",

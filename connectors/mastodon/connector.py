@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from mastodon import Mastodon, StreamListener
 from pydantic import BaseModel
 
-from connectors.base import Batch, Mention, Revision, Source, Watch
+from connectors.base import Batch, Mention, Revision, Skipped, Source, Watch
 from connectors.errors import ConnectorError
 from connectors.mastodon.client import _Instance, _new_client
 from connectors.mastodon.parse import (
@@ -167,6 +167,7 @@ class MastodonConnector:
             return Batch(mentions=[], cursor=new_cursor)
         domain = instance.own_domain(source.key)
         mentions: list[Mention] = []
+        skipped: list[Skipped] = []
         for item in oldest_first:
             status = item.get("status") if target.kind == "mentions" else item
             if not isinstance(status, Mapping):
@@ -175,12 +176,14 @@ class MastodonConnector:
                 mention = mention_from_status(
                     status, brand=source.brand, source=source.key, instance=domain
                 )
-            except (KeyError, TypeError, ValueError) as exc:
-                LOGGER.warning(
-                    "mastodon %s: skipping malformed status %r: %s",
-                    source.key,
-                    status.get("id"),
-                    exc,
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # One odd status: kept for inspection (and logged) by the app, the page goes on.
+                skipped.append(
+                    Skipped(
+                        native_id=str(status.get("uri") or f"{instance.host}/{status.get('id')}"),
+                        error=f"unreadable status: {exc!r}",
+                        excerpt=repr(dict(status))[:2000],
+                    )
                 )
                 continue
             original = status.get("reblog") or status
@@ -191,7 +194,7 @@ class MastodonConnector:
                 if parent_uri is not None:
                     mention = replace(mention, parent_id=parent_uri)
             mentions.append(mention)
-        return Batch(mentions=mentions, cursor=new_cursor)
+        return Batch(mentions=mentions, cursor=new_cursor, skipped=skipped)
 
     # -- edits and deletions --------------------------------------------------------------
 

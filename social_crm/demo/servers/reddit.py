@@ -106,7 +106,7 @@ class _Post:
     title: str
     selftext: str
     created_utc: float
-    score: int
+    score: int | None  # None: the listing omits it, as older inbox comments do
     edited: float | None = None
     deleted: bool = False  # by its author: author and selftext "[deleted]"
     removed: bool = False  # by moderators: selftext "[removed]"
@@ -132,7 +132,7 @@ class _Comment:
     author: str
     body: str
     created_utc: float
-    score: int
+    score: int | None  # None: the listing omits it, as older inbox comments do
     edited: float | None = None
     deleted: bool = False  # by its author: author and body "[deleted]"
     removed: bool = False  # by moderators: body "[removed]", author hidden too
@@ -381,7 +381,7 @@ class FakeReddit:
         title: str,
         selftext: str = "",
         created_utc: float | None = None,
-        score: int = 1,
+        score: int | None = 1,
     ) -> str:
         """Publish a self post in ``subreddit``; returns its fullname ``t3_<base36>``."""
         name = re.sub(r"^/?r/", "", subreddit)
@@ -431,7 +431,7 @@ class FakeReddit:
         author: str,
         body: str,
         created_utc: float | None = None,
-        score: int = 1,
+        score: int | None = 1,
     ) -> str:
         """Publish a comment replying to a submission or comment; returns ``t1_<base36>``."""
         self._check_author(author)
@@ -787,7 +787,7 @@ class FakeReddit:
             "upvote_ratio": 1.0,
             "author_flair_background_color": None,
             "subreddit_type": "public",
-            "ups": post.score,
+            "ups": post.score or 0,
             "total_awards_received": 0,
             "media_embed": {},
             "thumbnail_width": None,
@@ -801,7 +801,7 @@ class FakeReddit:
             "secure_media_embed": {},
             "link_flair_text": None,
             "can_mod_post": False,
-            "score": post.score,
+            **_score(post),
             "approved_by": None,
             "is_created_from_ads_ui": False,
             "author_premium": False,
@@ -883,7 +883,7 @@ class FakeReddit:
             "link_title": post.title,
             "mod_reason_by": None,
             "banned_by": None,
-            "ups": comment.score,
+            "ups": comment.score or 0,
             "num_reports": None,
             "author_flair_type": "text",
             "total_awards_received": 0,
@@ -905,7 +905,7 @@ class FakeReddit:
             "can_mod_post": False,
             "send_replies": True,
             "parent_id": comment.parent,
-            "score": comment.score,
+            **_score(comment),
             "author_fullname": self._author_fullname(comment.shown_author),
             "over_18": False,
             "report_reasons": None,
@@ -969,7 +969,7 @@ class FakeReddit:
             "id": full["id"],
             "subject": "username mention",
             "associated_awarding_id": None,
-            "score": comment.score,
+            **_score(comment),
             "author": full["author"],
             "num_comments": full["num_comments"],
             "parent_id": comment.parent,
@@ -1116,6 +1116,11 @@ def _term(term: str) -> Callable[[str], bool]:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _score(item: _Post | _Comment) -> dict[str, int]:
+    """The ``score`` field, left out where the item has none (201 of 10,247 real objects)."""
+    return {} if item.score is None else {"score": item.score}
 
 
 def _json(body: Any, *, status: int = 200) -> Response:
