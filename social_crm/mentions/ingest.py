@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from connectors.base import Author, Batch, Mention, Revision, Skipped
@@ -56,6 +57,8 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
                     authors[(mention.network, mention.author.handle)] = author
                 session.add(_record(session, mention, author))
                 session.flush()
+        except OperationalError:
+            raise  # the database, not the item (locked, gone away): the poll fails, retries
         except Exception as exc:  # noqa: BLE001 - whatever the database refuses, skip the item
             authors.clear()  # an author added in the rolled-back savepoint is gone
             skip(session, connector, source_key, _skipped(mention, exc))
