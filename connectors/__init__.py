@@ -1,5 +1,25 @@
 """Network connectors: each turns a network's new posts into plain Mention records."""
 
-from connectors.base import Author, Batch, Connector, Mention, Refreshable, Revision, Source, Watch
+from connectors.base import (
+    Author,
+    Batch,
+    Connector,
+    Mention,
+    Refreshable,
+    Revision,
+    Skipped,
+    Source,
+    Watch,
+)
 
-__all__ = ["Author", "Batch", "Connector", "Mention", "Refreshable", "Revision", "Source", "Watch"]
+__all__ = [
+    "Author",
+    "Batch",
+    "Connector",
+    "Mention",
+    "Refreshable",
+    "Revision",
+    "Skipped",
+    "Source",
+    "Watch",
+]

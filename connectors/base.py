@@ -85,12 +85,22 @@ class Source:
     page_size: int | None = None  # items per request, when the network pages: paces polling
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item a connector could not read: kept for inspection, never fetched again."""
+
+    native_id: str
+    error: str
+    excerpt: str = ""  # the start of the item as the network sent it
+
+
 @dataclass(slots=True)
 class Batch:
     """What one fetch found, and the cursor to fetch from next time."""
 
     mentions: list[Mention] = field(default_factory=list)
     cursor: str | None = None
+    skipped: list[Skipped] = field(default_factory=list)  # items of the page left out
 
 
 @runtime_checkable

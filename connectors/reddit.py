@@ -38,7 +38,7 @@ import requests
 from praw.models import Comment, Submission
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.base import Author, Batch, Mention, Revision, Source, Watch
+from connectors.base import Author, Batch, Mention, Revision, Skipped, Source, Watch
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
@@ -260,21 +260,30 @@ class RedditConnector:
         for path, params in feed.requests:
             self._walk_back(source.key, path, params, floor, since, found)
         items = sorted(found.values(), key=lambda item: _id_number(item.fullname))
-        try:
-            mentions = [
-                self._mention(item, source)
-                for item in items
-                if isinstance(item, Submission | Comment) and not is_gone(item)
-            ]
-        except MALFORMED as exc:
-            raise _malformed(source.key, "a listing", exc) from exc
+        mentions: list[Mention] = []
+        skipped: list[Skipped] = []
+        for item in items:
+            if not isinstance(item, Submission | Comment) or is_gone(item):
+                continue
+            try:
+                mentions.append(self._mention(item, source))
+            except MALFORMED as exc:  # one odd item: the rest of the page goes on
+                skipped.append(
+                    Skipped(
+                        native_id=item.fullname,
+                        error=f"unreadable {type(item).__name__.lower()}: {exc!r}",
+                        excerpt=repr(vars(item))[:2000],
+                    )
+                )
         if items:
             next_cursor: str | None = items[-1].fullname
         elif cursor is None:
             next_cursor = listening_since(started - LISTEN_GRACE)  # nothing yet: listen from now
         else:
             next_cursor = cursor
-        return Batch(mentions=self._with_profiles(source.key, mentions), cursor=next_cursor)
+        return Batch(
+            mentions=self._with_profiles(source.key, mentions), cursor=next_cursor, skipped=skipped
+        )
 
     def _with_profiles(self, what: str, mentions: list[Mention]) -> list[Mention]:
         """The mentions with their authors' profile and karma (as reach), read once per author.
@@ -475,14 +484,14 @@ def mention_from_submission(
         native_id=sub.fullname,
         brand=brand,
         source=source,
-        url=_absolute(site_url, sub.permalink),
-        author=_author(sub.author, site_url),
+        url=_absolute(site_url, str(vars(sub).get("permalink") or f"/comments/{sub.id}/")),
+        author=_author(vars(sub).get("author"), site_url),
         text=_submission_text(sub),
-        created_at=_utc(sub.created_utc),
+        created_at=_utc(vars(sub)["created_utc"]),
         kind="post",
         thread_id=sub.fullname,
         parent_id=None,
-        reach=int(sub.score or 0),
+        reach=_score(sub),
         edited_at=_edited_at(sub),
     )
 
@@ -497,15 +506,24 @@ def mention_from_comment(
         brand=brand,
         source=source,
         url=_absolute(site_url, _comment_permalink(comment)),
-        author=_author(comment.author, site_url),
-        text=readable(comment.body),
-        created_at=_utc(comment.created_utc),
+        author=_author(vars(comment).get("author"), site_url),
+        text=readable(str(vars(comment).get("body") or "")),
+        created_at=_utc(vars(comment)["created_utc"]),
         kind="comment",
         thread_id=_thread_id(comment),
-        parent_id=comment.parent_id,
-        reach=int(comment.score or 0),
+        parent_id=vars(comment).get("parent_id") or None,
+        reach=_score(comment),
         edited_at=_edited_at(comment),
     )
+
+
+def _score(item: Submission | Comment) -> int:
+    """The item's score; older inbox comments have none (read unguarded, praw would fetch it)."""
+    score = vars(item).get("score")
+    try:
+        return int(score or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _revision(native_id: str, item: Submission | Comment | None) -> Revision:
@@ -601,9 +619,9 @@ def _comment_permalink(comment: Comment) -> str:
 
 def _author(redditor: Any, site_url: str) -> Author:
     """praw gives None for a deleted author, else a lazy Redditor with ``name``."""
-    if redditor is None:
+    name = str(getattr(redditor, "name", redditor) or "")  # absent or odd: as if deleted
+    if redditor is None or not name:
         return Author(network=NETWORK, handle=DELETED, display_name=DELETED)
-    name = str(redditor.name)
     return Author(
         network=NETWORK,
         handle=name.lower(),

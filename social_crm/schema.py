@@ -14,7 +14,13 @@ from social_crm.db.base import Base
 from social_crm.db.heartbeats import Heartbeat
 from social_crm.db.watermarks import Watermark
 from social_crm.delivery.models import Delivery
-from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord, SourceCursor
+from social_crm.mentions.models import (
+    AuthorRecord,
+    MentionRecord,
+    SentimentRecord,
+    SkippedItem,
+    SourceCursor,
+)
 
 metadata = Base.metadata
 
@@ -30,6 +36,7 @@ __all__ = [
     "LinkSuggestion",
     "MentionRecord",
     "SentimentRecord",
+    "SkippedItem",
     "SourceCursor",
     "Watermark",
     "metadata",

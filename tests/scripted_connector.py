@@ -9,7 +9,6 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from connectors.base import Author, Batch, Mention, Revision, Source, Watch
-from connectors.errors import ConnectorError
 
 
 class ScriptedSettings(BaseModel):
@@ -29,7 +28,7 @@ class ScriptedConnector:
         self.posts: list[tuple[str, str, str]] = []  # (id, author, text)
         self.edits: dict[str, str] = {}
         self.deleted: set[str] = set()
-        self.failures: list[ConnectorError] = []
+        self.failures: list[Exception] = []
         self.fetches = 0
 
     def post(self, author: str, text: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from mastodon import Mastodon, StreamListener
 from pydantic import BaseModel
 
-from connectors.base import Batch, Mention, Revision, Source, Watch
+from connectors.base import Batch, Mention, Revision, Skipped, Source, Watch
 from connectors.errors import ConnectorError
 from connectors.listening import listening_since, started_at
 from connectors.mastodon.client import _Instance, _new_client
@@ -190,6 +190,7 @@ class MastodonConnector:
             return Batch(mentions=[], cursor=new_cursor)
         domain = instance.own_domain(source.key)
         mentions: list[Mention] = []
+        skipped: list[Skipped] = []
         for item in oldest_first:
             if target.kind == "mentions" and item.get("type") != "mention":
                 continue  # favourites, follows...: some servers ignore the types[] filter
@@ -207,19 +208,21 @@ class MastodonConnector:
                     parent=parent,
                     root=root,
                 )
-            except (KeyError, TypeError, ValueError) as exc:
-                LOGGER.warning(
-                    "mastodon %s: skipping malformed status %r: %s",
-                    source.key,
-                    status.get("id"),
-                    exc,
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # One odd status: kept for inspection (and logged) by the app, the page goes on.
+                skipped.append(
+                    Skipped(
+                        native_id=str(status.get("uri") or f"{instance.host}/{status.get('id')}"),
+                        error=f"unreadable status: {exc!r}",
+                        excerpt=repr(dict(status))[:2000],
+                    )
                 )
                 continue
             self._index.remember(mention.native_id, instance.host, str(original["id"]))
             self._threads.note(mention.native_id, mention.thread_id)
             mention = replace(mention, locator=f"{instance.host}/{original['id']}")
             mentions.append(mention)
-        return Batch(mentions=mentions, cursor=new_cursor)
+        return Batch(mentions=mentions, cursor=new_cursor, skipped=skipped)
 
     def _check_search(self, source: Source, target: _Target, batch: Batch) -> None:
         """Report once when search finds nothing although the timelines show keyword matches.

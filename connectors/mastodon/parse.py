@@ -132,9 +132,9 @@ def mention_from_status(
         author=Author(
             network=NETWORK,
             handle=handle,
-            display_name=account.get("display_name") or "",
-            followers=int(account.get("followers_count") or 0),
-            url=account.get("url") or "",
+            display_name=str(account.get("display_name") or ""),
+            followers=_count(account.get("followers_count")),
+            url=str(account.get("url") or ""),
             profile=account_profile(account),
         ),
         text=status_text(status),
@@ -142,11 +142,19 @@ def mention_from_status(
         kind="status",
         thread_id=root or parent or uri,
         parent_id=parent,
-        reach=int(status.get("favourites_count") or 0) + int(status.get("reblogs_count") or 0),
+        reach=_count(status.get("favourites_count")) + _count(status.get("reblogs_count")),
         edited_at=_utc_datetime(edited) if edited else None,
         language=str(language)[:20] if language else None,
         visibility=str(status.get("visibility") or "public")[:20],
     )
+
+
+def _count(value: Any) -> int:
+    """A count the server sent; absent or not a number (some servers send null): 0."""
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _newest_id(ids: Sequence[str], cursor: str | None) -> str | None:

@@ -15,7 +15,7 @@ from social_crm.alerts.escalation import open_alert, unresolved
 from social_crm.alerts.lifecycle import resolve
 from social_crm.alerts.models import Alert
 from social_crm.db.base import utcnow
-from social_crm.mentions.models import MentionRecord, SourceCursor
+from social_crm.mentions.models import MentionRecord, SkippedItem, SourceCursor
 
 LOGGER = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class SourceHealth:
     items_last_hour: int
     items_last_day: int
     silent: bool
+    skipped: int = 0  # items it served that could not be read or stored (skipped_items)
 
     @property
     def state(self) -> str:
@@ -125,6 +126,14 @@ def report(
         return sum(n for (_, source), n in table.items() if source == row.source_key)
 
     hour, day = counts(now - timedelta(hours=1)), counts(now - timedelta(days=1))
+    skipped: dict[tuple[str, str], int] = {
+        (connector, source): total
+        for connector, source, total in session.execute(
+            select(SkippedItem.connector, SkippedItem.source_key, func.count()).group_by(
+                SkippedItem.connector, SkippedItem.source_key
+            )
+        )
+    }
     return [
         SourceHealth(
             connector=row.connector,
@@ -136,6 +145,7 @@ def report(
             items_last_hour=items(hour, row),
             items_last_day=items(day, row),
             silent=row.silence_alerted,
+            skipped=skipped.get((row.connector, row.source_key), 0),
         )
         for row in session.scalars(
             select(SourceCursor).order_by(SourceCursor.connector, SourceCursor.source_key)

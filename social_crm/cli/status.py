@@ -47,7 +47,7 @@ def status(config: ConfigOption = None) -> None:
         table.add_row(
             row.connector,
             row.source,
-            row.state,
+            f"{row.state}, {row.skipped} skipped" if row.skipped else row.state,
             ago(row.last_success_at),
             str(row.consecutive_failures),
             short_text(error, 60),

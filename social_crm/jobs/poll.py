@@ -39,23 +39,27 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
         except AuthenticationError as exc:
             disable(ctx, name, source.key, exc)
             return stored
-        except ConnectorError as exc:
+        except Exception as exc:  # noqa: BLE001 - any surprise is this source's failure alone
             _record_failure(ctx, name, source.key, exc)
             continue
-        with ctx.db.transaction() as session:
-            row = load_cursor(session, name, source.key)
-            recovered = row.consecutive_failures > 0
-            added = store_batch(session, name, source.key, batch)
-            if added:
-                health.note_recovery(session, row)
-            sources.record_success(
-                row,
-                fetched=len(batch.mentions),
-                page_size=source.page_size,
-                floor=floor,
-                ceiling=ceiling,
-                now=ctx.now(),
-            )
+        try:
+            with ctx.db.transaction() as session:
+                row = load_cursor(session, name, source.key)
+                recovered = row.consecutive_failures > 0
+                added = store_batch(session, name, source.key, batch)
+                if added:
+                    health.note_recovery(session, row)
+                sources.record_success(
+                    row,
+                    fetched=len(batch.mentions),
+                    page_size=source.page_size,
+                    floor=floor,
+                    ceiling=ceiling,
+                    now=ctx.now(),
+                )
+        except Exception as exc:  # noqa: BLE001 - nothing was stored: failed, not ok
+            _record_failure(ctx, name, source.key, exc)
+            continue
         if recovered:
             ctx.failure_logged_at.pop(f"{name}/{source.key}", None)
             LOGGER.info("source %s/%s recovered", name, source.key)
@@ -82,10 +86,14 @@ def disable(ctx: JobContext, name: str, source_key: str | None, exc: Authenticat
         health.raise_health_alert(session, name, None, reason, ctx.routing.levels[0])
 
 
-def _record_failure(ctx: JobContext, name: str, key: str, exc: ConnectorError) -> None:
+def _record_failure(ctx: JobContext, name: str, key: str, exc: Exception) -> None:
     """Back a failing source off; logged when it starts failing (or this process starts),
     then every ``health.failing_log_minutes``; one health alert once it fails for
-    ``health.failing_alert_minutes``."""
+    ``health.failing_alert_minutes``.
+
+    Not only ConnectorError: a surprise from a connector or from storage is recorded on
+    the source's cursor row too, so `status` shows it failing with the error.
+    """
     retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
     health_settings, now = ctx.settings.health, ctx.now()
     floor, _ = sources.pacing_bounds(ctx.settings, name)
@@ -120,7 +128,9 @@ def _record_failure(ctx: JobContext, name: str, key: str, exc: ConnectorError) -
             failures,
             f"{since:%Y-%m-%d %H:%M} UTC",
             wait,
-            exc,
+            exc if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}",
         )
     else:
         LOGGER.debug("source %s failed (%d in a row), retrying in %.0f s", source, failures, wait)
+    if not isinstance(exc, ConnectorError):
+        LOGGER.debug("source %s: where it failed", source, exc_info=exc)

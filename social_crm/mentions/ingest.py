@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from connectors.base import Author, Batch, Mention, Revision
+from connectors.base import Author, Batch, Mention, Revision, Skipped
 from social_crm.db.base import utcnow
-from social_crm.mentions.models import AuthorRecord, MentionRecord, SourceCursor
+from social_crm.mentions.models import AuthorRecord, MentionRecord, SkippedItem, SourceCursor
+from social_crm.mentions.storable import storable
+
+LOGGER = logging.getLogger(__name__)
+
+EXCERPT_LENGTH = 2000  # of a skipped item, enough to see what was odd about it
 
 
 def load_cursor(session: Session, connector: str, source_key: str) -> SourceCursor:
@@ -30,7 +37,8 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
     """Add the batch's mentions not stored yet and move the cursor; returns how many were new.
 
     Runs inside the caller's transaction, so the cursor never moves past a mention that
-    was not stored.
+    was not stored. A mention that cannot be stored is kept in ``skipped_items`` instead
+    (each is stored in its own SAVEPOINT), so one bad item never holds the source back.
     """
     cursor = load_cursor(session, connector, source_key)
     known = _known_ids(session, batch.mentions)
@@ -42,14 +50,25 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
         if key in known:
             continue
         known.add(key)
-        author = authors.get((mention.network, mention.author.handle))
-        if author is None:
-            author = _upsert_author(session, mention.author)
-            authors[(mention.network, mention.author.handle)] = author
-        record = _record(session, mention, author, threads)
+        try:
+            with session.begin_nested():
+                author = authors.get((mention.network, mention.author.handle))
+                if author is None:
+                    author = _upsert_author(session, mention.author)
+                    authors[(mention.network, mention.author.handle)] = author
+                record = _record(session, mention, author, threads)
+                session.add(record)
+                session.flush()
+        except OperationalError:
+            raise  # the database, not the item (locked, gone away): the poll fails, retries
+        except Exception as exc:  # noqa: BLE001 - whatever the database refuses, skip the item
+            authors.clear()  # an author added in the rolled-back savepoint is gone
+            skip(session, connector, source_key, _skipped(mention, exc))
+            continue
         threads[mention.native_id] = record.thread_id
-        session.add(record)
         added += 1
+    for item in batch.skipped:
+        skip(session, connector, source_key, item)
     now = utcnow()
     cursor.cursor = batch.cursor
     cursor.last_success_at = now
@@ -58,6 +77,46 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
         cursor.last_item_at = now  # silence is measured from the last mention, or the first poll
     session.flush()
     return added
+
+
+def skip(session: Session, connector: str, source_key: str, item: Skipped) -> None:
+    """Keep an item that could not be read or stored, logged once with its id."""
+    exists = session.scalar(
+        select(SkippedItem.id).where(
+            SkippedItem.connector == connector,
+            SkippedItem.source_key == source_key,
+            SkippedItem.native_id == storable(item.native_id, SkippedItem.native_id),
+        )
+    )
+    if exists is not None:
+        return
+    LOGGER.warning(
+        "%s/%s: skipped item %s, kept for inspection: %s",
+        connector,
+        source_key,
+        storable(item.native_id),
+        item.error,
+    )
+    session.add(
+        SkippedItem(
+            connector=connector,
+            source_key=source_key,
+            native_id=storable(item.native_id, SkippedItem.native_id),
+            error=storable(item.error),
+            excerpt=storable(item.excerpt)[:EXCERPT_LENGTH],
+        )
+    )
+    session.flush()
+
+
+def _skipped(mention: Mention, exc: Exception) -> Skipped:
+    """A mention the database refused, with the first line of the reason."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return Skipped(
+        native_id=mention.native_id,
+        error=f"{type(exc).__name__}: {reason[0] if reason else ''}",
+        excerpt=repr(mention)[:EXCERPT_LENGTH],
+    )
 
 
 def apply_revisions(session: Session, network: str, revisions: Sequence[Revision]) -> int:
@@ -77,8 +136,8 @@ def apply_revisions(session: Session, network: str, revisions: Sequence[Revision
             if mention.deleted_at is None:
                 mention.deleted_at, mention.text = utcnow(), ""
                 changed += 1
-        elif revision.text != mention.text and mention.deleted_at is None:
-            mention.text = revision.text
+        elif storable(revision.text) != mention.text and mention.deleted_at is None:
+            mention.text = storable(revision.text)
             mention.edited_at = revision.edited_at or utcnow()
             # The new words may say something else: classify and escalate them again.
             if mention.sentiment is not None:
@@ -117,12 +176,13 @@ def _upsert_author(session: Session, author: Author) -> AuthorRecord:
     if record is None:
         record = AuthorRecord(network=author.network, handle=author.handle, followers=0)
         session.add(record)
-    display_name = author.display_name or record.display_name or ""
+    display_name = storable(author.display_name, AuthorRecord.display_name)
+    display_name = display_name or record.display_name or ""
     profile = dict(author.profile) if author.profile is not None else record.profile
     if (display_name, profile) != (record.display_name, record.profile):
         record.link_checked_at = None  # new evidence: look for its customer again
     record.display_name, record.profile = display_name, profile
-    record.url = author.url or record.url or ""
+    record.url = storable(author.url, AuthorRecord.url) or record.url or ""
     if author.profile is not None or author.followers:
         # A listing without the profile (Reddit's, when its budget ran low) says nothing of reach.
         record.followers = max(author.followers, 0)
@@ -148,9 +208,9 @@ def _record(
         native_id=mention.native_id,
         brand=mention.brand,
         source=mention.source,
-        url=mention.url,
+        url=storable(mention.url, MentionRecord.url),
         author=author,
-        text=mention.text,
+        text=storable(mention.text),
         language=mention.language,
         visibility=mention.visibility,
         kind=mention.kind,

@@ -147,3 +147,18 @@ class SourceCursor(Base):
     # Set on every source of a connector whose credentials were refused; cleared at start-up.
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SkippedItem(Base):
+    """An item a source served that could not be read or stored: kept for inspection."""
+
+    __tablename__ = "skipped_items"
+    __table_args__ = (UniqueConstraint("connector", "source_key", "native_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connector: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(500))
+    native_id: Mapped[str] = mapped_column(String(500))
+    error: Mapped[str] = mapped_column(Text)
+    excerpt: Mapped[str] = mapped_column(Text, default="")  # the start of the item as served
+    skipped_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

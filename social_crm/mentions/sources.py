@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from connectors.errors import ConnectorError
 from social_crm.config import Settings
 from social_crm.mentions.ingest import load_cursor
 from social_crm.mentions.models import SourceCursor
@@ -134,9 +135,15 @@ def note_error(row: SourceCursor, error: Exception, *, now: datetime) -> int:
     if row.consecutive_failures == 0 or row.failing_since is None:
         row.failing_since = now
     row.consecutive_failures += 1
-    row.last_error = str(error)
+    row.last_error = str(error) if isinstance(error, ConnectorError) else _described(error)
     row.last_error_at = now
     return row.consecutive_failures
+
+
+def _described(error: Exception) -> str:
+    """An unexpected error as one line: its type (``KeyError: 'score'``) and message."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 
 
 def is_disabled(session: Session, connector: str) -> bool:

@@ -42,6 +42,7 @@ MAX_LIMIT = 40
 RATELIMIT_PERIOD_SECONDS = 300
 FAULT_KINDS = ("429", "500", "json", "slow")  # what the random fault injector chooses from
 STREAMING_PREFIX = "/api/v1/streaming"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Hashtags, mentions and links in posted text, as Mastodon's own formatter finds them.
 _TOKEN = re.compile(
@@ -665,7 +666,7 @@ class FakeMastodon:
             if subscriber.local and not is_local:
                 continue
             body = self._status_json(status, viewer=subscriber.viewer)
-            subscriber.events.put((event, json.dumps(body, ensure_ascii=False)))
+            subscriber.events.put((event, _json_text(body)))
 
     def _next_id(self) -> str:
         """A snowflake-like id: milliseconds << 16 | sequence, strictly increasing."""
@@ -706,7 +707,7 @@ class FakeMastodon:
         for subscriber in self._subscribers:
             if subscriber.stream == "user" and subscriber.viewer == recipient.id:
                 body = self._notification_json(notification, viewer=recipient.id)
-                subscriber.events.put(("notification", json.dumps(body, ensure_ascii=False)))
+                subscriber.events.put(("notification", _json_text(body)))
         return notification.id
 
     def _format(self, text: str) -> tuple[str, list[str], list[_Account]]:
@@ -1501,9 +1502,15 @@ def _paged_response(
     return response
 
 
+def _json_text(body: Any) -> str:
+    """Compact JSON; a lone surrogate, which UTF-8 cannot carry, escaped as ``\\udXXX``."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def _json_response(body: Any, status: int = 200) -> Response:
     response = Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        _json_text(body),
         status=status,
         content_type="application/json; charset=utf-8",
     )
