@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from sqlalchemy import event, inspect, select, text
 
+from connectors.listening import started_at
 from social_crm.customers.linking import CUSTOMERS_CHANGED
 from social_crm.customers.models import Customer
 from social_crm.db import MIGRATIONS, Database, watermarks
 from social_crm.db.base import Base, utcnow
+from social_crm.mentions.models import SourceCursor
 
 
 def test_migrations_match_the_models(db: Database) -> None:
@@ -57,6 +60,30 @@ def test_customers_stored_without_match_keys_get_them_from_a_migration(db_url: s
             ("c2", "erik", None, "github.com/erik"),
         ]
         assert watermarks.get(session, CUSTOMERS_CHANGED) is not None  # linking looks again
+    database.close()
+
+
+def test_mastodon_sources_stuck_on_cursor_0_listen_from_their_last_good_poll(db_url: str) -> None:
+    database = Database(db_url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    last_poll = datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0011")
+        connection.execute(
+            text(
+                "INSERT INTO source_cursors (connector, source_key, cursor, last_success_at, "
+                "consecutive_failures, silence_alerted) VALUES "
+                "('mastodon', 'Brewly:tag:brewly', '0', :at, 0, false), "
+                "('reddit', 'Brewly:search', 't3_abc', :at, 0, false)"
+            ).bindparams(at=last_poll)
+        )
+    database.upgrade()
+    with database.transaction() as session:
+        cursors = dict(session.execute(select(SourceCursor.connector, SourceCursor.cursor)).all())
+    assert started_at(cursors["mastodon"]) == last_poll  # the next poll pages back to then
+    assert cursors["reddit"] == "t3_abc"  # a real cursor is left alone
     database.close()
 
 

@@ -1,7 +1,7 @@
 """mentions.locator: where the network re-reads a mention (Mastodon: instance and local id)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 

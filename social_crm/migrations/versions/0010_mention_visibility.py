@@ -1,7 +1,7 @@
 """mentions.visibility: who may see a post (public, unlisted, private, direct)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2027-01-10
 """
 

@@ -4,7 +4,7 @@ deliveries.retried_at: a given-up delivery is retried once when its channel work
 source_cursors.failing_since: when the current run of failed polls began.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-10
 """
 
