@@ -66,6 +66,14 @@ def test_a_failing_source_is_logged_at_a_steady_pace_and_raises_one_alert(
     with caplog.at_level(logging.DEBUG, logger="social_crm"):
         poll(again.context, "c0")
     assert [r.levelno for r in caplog.records if "c0/" in r.getMessage()] == [logging.ERROR]
+
+    # Once it works again, the alert its failures raised is resolved: no one chases a fixed source.
+    connector.failures = []
+    clock.now += 3600
+    poll(again.context, "c0")
+    with again.db.transaction() as session:
+        (alert,) = service.list_alerts(session, kind="health")
+    assert alert.status == "resolved"
     daemon.close()
     again.close()
 

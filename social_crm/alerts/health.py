@@ -26,15 +26,30 @@ def source_key(connector: str, source: str | None = None) -> str:
 
 
 def raise_health_alert(
-    session: Session, connector: str, source: str | None, reason: str, channels: Sequence[str]
+    session: Session,
+    connector: str,
+    source: str | None,
+    reason: str,
+    channels: Sequence[str],
+    *,
+    cause: str,
 ) -> Alert | None:
-    """Open a health alert unless one for the same connector or source is still unresolved."""
+    """Open a health alert unless one for the same connector or source is still unresolved.
+
+    ``cause`` ("failing", "silent", "disabled") says what would end it.
+    """
     key = source_key(connector, source)
     if unresolved(session, key) is not None:
         return None
     LOGGER.warning("health alert: %s", reason)
     return open_alert(
-        session, kind=AlertKind.HEALTH, key=key, brand="", reason=reason, channels=channels
+        session,
+        kind=AlertKind.HEALTH,
+        key=key,
+        brand="",
+        reason=reason,
+        channels=channels,
+        details={"cause": cause},
     )
 
 
@@ -56,7 +71,9 @@ def check_silence(
             f"source {row.connector}/{row.source_key} has found no new mention "
             f"for {hours:g} hours (last at {row.last_item_at:%Y-%m-%d %H:%M} UTC)"
         )
-        alert = raise_health_alert(session, row.connector, row.source_key, reason, channels)
+        alert = raise_health_alert(
+            session, row.connector, row.source_key, reason, channels, cause="silent"
+        )
         if alert is not None:
             opened.append(alert)
     return opened
@@ -71,6 +88,16 @@ def note_recovery(session: Session, row: SourceCursor, *, by: str = "social-crm"
     if alert is not None:
         resolve(session, alert.id, by=by)
     LOGGER.info("source %s/%s is receiving mentions again", row.connector, row.source_key)
+
+
+def note_poll_recovery(session: Session, row: SourceCursor, *, by: str = "social-crm") -> None:
+    """A failing source was polled again: resolve the alert its failures raised, if any."""
+    alert = unresolved(session, source_key(row.connector, row.source_key))
+    if alert is not None and (alert.details or {}).get("cause") == "failing":
+        resolve(session, alert.id, by=by)
+        LOGGER.info(
+            "source %s/%s works again: its health alert is resolved", row.connector, row.source_key
+        )
 
 
 @dataclass(frozen=True, slots=True)

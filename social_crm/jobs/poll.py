@@ -49,6 +49,8 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
                 added = store_batch(session, name, source.key, batch)
                 if added:
                     health.note_recovery(session, row)
+                if recovered:
+                    health.note_poll_recovery(session, row)
                 sources.record_success(
                     row,
                     fetched=len(batch.mentions),
@@ -83,7 +85,9 @@ def disable(ctx: JobContext, name: str, source_key: str | None, exc: Authenticat
             # Counted, not backed off: a restart with fixed credentials polls it at once.
             sources.note_error(load_cursor(session, name, source_key), exc, now=ctx.now())
         LOGGER.error("%s", reason)
-        health.raise_health_alert(session, name, None, reason, ctx.routing.levels[0])
+        health.raise_health_alert(
+            session, name, None, reason, ctx.routing.levels[0], cause="disabled"
+        )
 
 
 def _record_failure(ctx: JobContext, name: str, key: str, exc: Exception) -> None:
@@ -113,7 +117,9 @@ def _record_failure(ctx: JobContext, name: str, key: str, exc: Exception) -> Non
                 f"source {name}/{key} has failed for {(now - since).total_seconds() / 60:.0f} "
                 f"minutes ({failures} polls in a row): {exc}"
             )
-            health.raise_health_alert(session, name, key, reason, ctx.routing.levels[0])
+            health.raise_health_alert(
+                session, name, key, reason, ctx.routing.levels[0], cause="failing"
+            )
     source = f"{name}/{key}"
     logged = ctx.failure_logged_at.get(source)
     if (
