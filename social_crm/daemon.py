@@ -23,11 +23,14 @@ from social_crm.config import Settings
 from social_crm.db import Database
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
-from social_crm.errors import ConfigError
+from social_crm.errors import ConfigError, DatabaseUnavailable
 from social_crm.jobs import CONNECTOR_JOBS, JOBS, JobContext, poll
 from social_crm.mentions import sources
 
 LOGGER = logging.getLogger(__name__)
+
+# Waits between attempts to reach a database that is down at start-up: doubling to the cap.
+DATABASE_RETRY_SECONDS = (5.0, 60.0)
 
 # Classified once at start-up: an English and a Dutch post, so every model route is warm.
 WARM_UP_TEXTS = ["Thanks, this works great!", "Dit werkt helemaal niet, wat jammer."]
@@ -97,6 +100,8 @@ class Daemon:
             return
         ctx = self.context
         LOGGER.info("database %s", self.db.describe())
+        if not self._wait_for_database():
+            return
         self.db.upgrade()
         if ctx.classifier is None:
             ctx.classifier = self._load_classifier()
@@ -130,6 +135,20 @@ class Daemon:
             for name in sources.enable(session, ctx.connectors):
                 LOGGER.info("connector %s enabled again at start-up", name)
         self._started = True
+
+    def _wait_for_database(self) -> bool:
+        """Wait until the database answers, one log line per attempt; False if stopped."""
+        wait, cap = DATABASE_RETRY_SECONDS
+        while True:
+            try:
+                self.db.ping()
+            except DatabaseUnavailable as exc:
+                LOGGER.warning("%s; retrying in %.0f s", exc, wait)
+                if self.context.stop.wait(wait):
+                    return False
+                wait = min(wait * 2, cap)
+            else:
+                return True
 
     def _load_classifier(self) -> Classifier:
         """Load the configured sentiment model once, warm it up, log its time and memory."""
@@ -196,6 +215,9 @@ class Daemon:
     ) -> None:
         """Schedule the jobs and block until stop(), SIGINT/SIGTERM, or ``tick()`` returns True."""
         self.start()
+        if not self._started:  # stopped while waiting for the database
+            self.close()
+            return
         if handle_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, self._on_signal)

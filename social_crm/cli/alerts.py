@@ -10,9 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from social_crm.alerts import lifecycle, service
+from social_crm.alerts.enums import AlertKind, AlertStatus
 from social_crm.cli import render
 from social_crm.cli.common import ByOption, ConfigOption, database, whoami
 from social_crm.cli.render import cell, when
+from social_crm.severity import Severity
 
 LOGGER = logging.getLogger(__name__)
 
@@ -22,9 +24,9 @@ AlertId = Annotated[int, typer.Argument(metavar="ID")]
 
 @app.command("list")
 def alerts_list(
-    status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved")] = None,
-    severity: Annotated[str | None, typer.Option(help="low, medium, high or critical")] = None,
-    kind: Annotated[str | None, typer.Option(help="mention, crisis or health")] = None,
+    status: Annotated[AlertStatus | None, typer.Option(case_sensitive=False)] = None,
+    severity: Annotated[Severity | None, typer.Option(case_sensitive=False)] = None,
+    kind: Annotated[AlertKind | None, typer.Option(case_sensitive=False)] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
     config: ConfigOption = None,
 ) -> None:

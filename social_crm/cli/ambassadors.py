@@ -41,7 +41,11 @@ def ambassadors_list(
     """The ambassador ranking, best first, with the figures behind each score."""
     if output not in ("table", "csv"):
         raise typer.BadParameter("expected table or csv", param_hint="--format")
-    threshold = settings(config).ambassadors.review_threshold if pending else None
+    threshold = (
+        settings(config, sections=("ambassadors",)).ambassadors.review_threshold
+        if pending
+        else None
+    )
     with database(config).transaction() as session:
         rows = ambassador_rows(session, limit=limit, pending_above=threshold, rising=rising)
     if output == "csv":
@@ -154,7 +158,7 @@ def ambassadors_score(
     """Recompute scores now: authors with new mentions, or everyone with --full."""
     from social_crm.ambassadors import scoring
 
-    ambassadors = settings(config).ambassadors
+    ambassadors = settings(config, sections=("ambassadors",)).ambassadors
     with database(config).transaction() as session:
         ranked = scoring.recompute(session, config=ambassadors, full=full or None)
     render.console.print(f"{ranked} author(s) scored above zero")
