@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from social_crm.alerts.enums import AlertKind
 from social_crm.alerts.models import Alert
 from social_crm.delivery.models import Delivery
 from social_crm.errors import NotFound
@@ -34,6 +35,8 @@ class AlertMention:
     url: str
     created_at: datetime
     customer: CustomerBrief | None
+    label: str | None = None  # its sentiment label, once classified
+    deleted: bool = False  # the network says it was deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,10 @@ class AlertDetail:
     last_mention: AlertMention | None
     reopens: Reopens | None
     top_posts: tuple[TopPost, ...]
+    # A mention alert's conversation, oldest first: its thread from the first mention until
+    # the thread's next alert, and the mentions the alert points at (an author's other posts
+    # that it gathered within the cooldown). Empty for crisis and health alerts.
+    mentions: tuple[AlertMention, ...] = ()
 
 
 def _loaded() -> list[Any]:
@@ -109,9 +116,11 @@ def _loaded() -> list[Any]:
         joinedload(Alert.first_mention)
         .joinedload(MentionRecord.author)
         .joinedload(AuthorRecord.customer),
+        joinedload(Alert.first_mention).joinedload(MentionRecord.sentiment),
         joinedload(Alert.last_mention)
         .joinedload(MentionRecord.author)
         .joinedload(AuthorRecord.customer),
+        joinedload(Alert.last_mention).joinedload(MentionRecord.sentiment),
         joinedload(Alert.deliveries),
     ]
 
@@ -164,7 +173,41 @@ def get_alert(session: Session, alert_id: int) -> AlertDetail:
             TopPost(str(post.get("author")), post.get("reach"), str(post.get("url")))
             for post in details.get("top", [])
         ),
+        mentions=_conversation(session, alert) if alert.kind == AlertKind.MENTION else (),
     )
+
+
+def _conversation(session: Session, alert: Alert) -> tuple[AlertMention, ...]:
+    """The mentions of a mention alert's thread that belong to it, with first and last."""
+    network, _, thread = alert.thread_key.partition(":")
+    query = select(MentionRecord).where(
+        MentionRecord.network == network, MentionRecord.thread_id == thread
+    )
+    if alert.first_mention is not None:
+        query = query.where(MentionRecord.created_at >= alert.first_mention.created_at)
+    following = session.scalar(
+        select(Alert)
+        .where(Alert.thread_key == alert.thread_key, Alert.id > alert.id)
+        .order_by(Alert.id)
+        .limit(1)
+    )
+    if following is not None and following.first_mention is not None:
+        # From there on the thread's mentions are the next alert's.
+        query = query.where(MentionRecord.created_at < following.first_mention.created_at)
+    found = {
+        mention.id: mention
+        for mention in session.scalars(
+            query.options(
+                joinedload(MentionRecord.author).joinedload(AuthorRecord.customer),
+                joinedload(MentionRecord.sentiment),
+            )
+        ).unique()
+    }
+    for mention in (alert.first_mention, alert.last_mention):
+        if mention is not None:
+            found.setdefault(mention.id, mention)
+    ordered = sorted(found.values(), key=lambda mention: (mention.created_at, mention.id))
+    return tuple(_mention(mention) for mention in ordered if mention is not None)
 
 
 def _summary(alert: Alert) -> AlertSummary:
@@ -198,6 +241,8 @@ def _mention(mention: MentionRecord | None) -> AlertMention | None:
         url=mention.url,
         created_at=mention.created_at,
         customer=CustomerBrief(customer.name, customer.tier) if customer else None,
+        label=mention.sentiment.label if mention.sentiment else None,
+        deleted=mention.deleted_at is not None,
     )
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from social_crm.cli import render
 from social_crm.cli.common import ConfigOption, database, settings
-from social_crm.cli.render import ago, cell, short_text
+from social_crm.cli.render import ago, cell
 
 if TYPE_CHECKING:
     from social_crm.config import Settings
@@ -27,28 +25,24 @@ def status(config: ConfigOption = None) -> None:
     with database(config).transaction() as session:
         sources = health.report(session, networks=_connector_networks(current))
         channels = {row.channel: row for row in channel_report(session)}
-    table = Table(
-        "connector",
+    table = render.table(
         "source",
         "state",
         "last success",
         "failures",
-        "last error",
-        "items/h",
         "items/24h",
         title="Sources",
+        flexible="source",
     )
     for row in sources:
-        error = f"{ago(row.last_error_at)}: {row.last_error}" if row.last_error else ""
+        error = f"\n{ago(row.last_error_at)}: {cell(row.last_error)}" if row.last_error else ""
         table.add_row(
-            row.connector,
-            row.source,
+            # The source's name starts the cell; only its last error, below it, is ever cut.
+            f"{cell(row.connector)} {cell(row.source)}{error}",
             row.state,
             ago(row.last_success_at),
             str(row.consecutive_failures),
-            short_text(error, 60),
-            str(row.items_last_hour),
-            str(row.items_last_day),
+            f"{row.items_last_hour}/{row.items_last_day}",
         )
     render.console.print(table if sources else "no source has been polled yet")
     _print_channels(channels, configured=[channel.name for channel in current.alerts.channels])
@@ -68,13 +62,20 @@ def _connector_networks(current: Settings) -> dict[str, str]:
 
 def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) -> None:
     """The Channels table: deliveries per channel and the last error."""
-    table = Table(
-        "channel", "state", "sent", "pending", "failed", "last sent", "last error", title="Channels"
+    table = render.table(
+        "channel",
+        "state",
+        "sent",
+        "pending",
+        "failed",
+        "last sent",
+        title="Channels",
+        flexible="channel",
     )
     for name in [*configured, *sorted(set(report) - set(configured))]:
         row = report.get(name)
         if row is None:
-            table.add_row(cell(name), "unused", "0", "0", "0", "never", "")
+            table.add_row(cell(name), "unused", "0", "0", "0", "never")
             continue
         failing = row.last_error_at is not None and (
             row.last_sent_at is None or row.last_error_at > row.last_sent_at
@@ -82,14 +83,13 @@ def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) 
         state = "failing" if failing else "ok"
         if name not in configured:
             state = "not configured"
-        error = f"{ago(row.last_error_at)}: {row.last_error}" if row.last_error else ""
+        error = f"\n{ago(row.last_error_at)}: {cell(row.last_error)}" if row.last_error else ""
         table.add_row(
-            cell(name),
+            cell(name) + error,
             state,
             str(row.sent),
             str(row.pending),
             str(row.failed),
             ago(row.last_sent_at),
-            cell(error, 90),
         )
     render.console.print(table if table.row_count else "no alert channel is configured")
