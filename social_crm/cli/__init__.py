@@ -39,6 +39,9 @@ _CLICK_ERRORS = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
 UsageError: type[Exception] = _CLICK_ERRORS["UsageError"]
 ClickException: type[Exception] = _CLICK_ERRORS["ClickException"]
 
+# Commands that run for long and log what they do as they go.
+DAEMON_COMMANDS = ("run", "demo")
+
 # Libraries whose INFO logs say nothing a user of the command needs.
 NOISY_LOGGERS = ("apscheduler", "httpx", "urllib3", "prawcore", "werkzeug", "alembic.runtime")
 
@@ -56,6 +59,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _setup(
+    ctx: typer.Context,
     _version: Annotated[
         bool,
         typer.Option(
@@ -68,7 +72,12 @@ def _setup(
     ] = False,
 ) -> None:
     """Send logs to standard error at the level asked for."""
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    # The daemon tells what it does in its log; any other command prints its result once,
+    # on standard output, so its log says only what went wrong.
+    talkative = ctx.invoked_subcommand in DAEMON_COMMANDS
+    level = (
+        logging.DEBUG if verbose else logging.INFO if talkative and not quiet else logging.WARNING
+    )
     logging.basicConfig(
         level=level,
         format="%(name)s: %(message)s",

@@ -18,7 +18,8 @@ def find_author(session: Session, handle: str, *, network: str | None = None) ->
     """The one author with ``handle`` on ``network``, or on whichever network has it.
 
     ``handle`` may be spelled as typed (``/u/Name``, ``@User@Host``, a profile URL), as
-    stored, or as lists print it (``reddit:name``, ``mastodon:user@host``). NotFound if no author has it; Conflict if, with no network named, several do.
+    stored, or as lists print it (``reddit:name``, ``mastodon:user@host``). NotFound if no
+    author has it; Conflict if, with no network named, several do.
     """
     # "reddit:erik", as lists print a handle, names its network.
     prefix, _, rest = handle.partition(":")
