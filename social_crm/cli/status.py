@@ -26,22 +26,16 @@ def status(config: ConfigOption = None) -> None:
         sources = health.report(session, networks=_connector_networks(current))
         channels = {row.channel: row for row in channel_report(session)}
     table = render.table(
-        "source",
-        "state",
-        "last success",
-        "failures",
-        "items/24h",
-        title="Sources",
-        flexible="source",
+        "source", "state", "last success", "items 1h/24h", title="Sources", flexible="source"
     )
     for row in sources:
-        error = f"\n{ago(row.last_error_at)}: {cell(row.last_error)}" if row.last_error else ""
+        error = f": {ago(row.last_error_at)}: {cell(row.last_error)}" if row.last_error else ""
+        failures = row.consecutive_failures
         table.add_row(
-            # The source's name starts the cell; only its last error, below it, is ever cut.
-            f"{cell(row.connector)} {cell(row.source)}{error}",
-            row.state,
+            # The source's name starts the cell; its connector and last error go below it.
+            f"{cell(row.source)}\n{cell(row.connector)}{error}",
+            f"{row.state}, {failures} failures" if failures else row.state,
             ago(row.last_success_at),
-            str(row.consecutive_failures),
             f"{row.items_last_hour}/{row.items_last_day}",
         )
     render.console.print(table if sources else "no source has been polled yet")
