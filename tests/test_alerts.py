@@ -185,7 +185,7 @@ def test_alerts_can_be_shown_and_assigned_from_the_command_line(
     )
     assert assigned.exit_code == 0 and f"alert {alert_id} assigned to maria" in assigned.output
     shown = runner.invoke(
-        app, ["alerts", "show", str(alert_id), "-c", config], env={"COLUMNS": "200"}
+        app, ["alerts", "show", str(alert_id), "-c", config], env={"COLUMNS": "80"}
     )
     assert shown.exit_code == 0, shown.output
     assert "medium, open" in shown.output and "rule:         negative" in shown.output
@@ -194,7 +194,7 @@ def test_alerts_can_be_shown_and_assigned_from_the_command_line(
     assert f"alert-{alert_id}-team-0" in shown.output
     assert re.search(r"team +0 +pending", shown.output), shown.output  # deliveries: in show
     listed = runner.invoke(
-        app, ["alerts", "list", "--severity", "medium", "-c", config], env={"COLUMNS": "200"}
+        app, ["alerts", "list", "--severity", "medium", "-c", config], env={"COLUMNS": "80"}
     )
     assert "maria" in listed.output
     with db.transaction() as session:
@@ -207,7 +207,7 @@ def test_alerts_can_be_shown_and_assigned_from_the_command_line(
         db, mention("t1_c", parent="t3_a", thread="t3_a", author="ann", text=ANGRY)
     )
     shown = runner.invoke(
-        app, ["alerts", "show", str(reopened), "-c", config], env={"COLUMNS": "200"}
+        app, ["alerts", "show", str(reopened), "-c", config], env={"COLUMNS": "80"}
     )
     assert re.search(rf"reopens: +alert {alert_id}, resolved [-0-9: ]+ maria", shown.output)
 
