@@ -142,14 +142,13 @@ def _print_deliveries(deliveries: tuple[service.AlertDelivery, ...]) -> None:
             cell(delivery.idempotency_key),
         )
     render.console.print(table if deliveries else "no deliveries for this alert")
-    width = max(render.console.width - 20, 20)
-    for delivery in ordered:
-        if delivery.last_error:
-            render.console.print(
-                f"{cell(delivery.channel)} level {delivery.level}: "
-                f"{cell(delivery.last_error, width)}",
-                highlight=False,
-            )
+    render.print_errors(
+        [
+            f"{delivery.channel} level {delivery.level}: {delivery.last_error}"
+            for delivery in ordered
+            if delivery.last_error
+        ]
+    )
 
 
 @app.command("ack")

@@ -66,3 +66,10 @@ def table(*columns: str, title: str, flexible: str | None = None) -> Table:
         else:
             grid.add_column(name, no_wrap=True)
     return grid
+
+
+def print_errors(errors: list[str]) -> None:
+    """The last errors below a table, each on one line of its own, whole."""
+    for error in errors:
+        # soft_wrap: an error is never cut; a terminal narrower than it wraps it.
+        console.print(f"last error of {cell(error)}", highlight=False, soft_wrap=True)

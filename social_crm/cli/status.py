@@ -28,17 +28,22 @@ def status(config: ConfigOption = None) -> None:
     table = render.table(
         "source", "state", "last success", "items 1h/24h", title="Sources", flexible="source"
     )
+    errors = []
     for row in sources:
-        error = f": {ago(row.last_error_at)}: {cell(row.last_error)}" if row.last_error else ""
         failures = row.consecutive_failures
         table.add_row(
-            # The source's name starts the cell; its connector and last error go below it.
-            f"{cell(row.source)}\n{cell(row.connector)}{error}",
+            # The source's name starts the cell, its connector below it: neither is cut.
+            f"{cell(row.source)}\n{cell(row.connector)}",
             f"{row.state}, {failures} failures" if failures else row.state,
             ago(row.last_success_at),
             f"{row.items_last_hour}/{row.items_last_day}",
         )
+        if row.last_error:
+            errors.append(
+                f"{row.connector} {row.source}: {ago(row.last_error_at)}: {row.last_error}"
+            )
     render.console.print(table if sources else "no source has been polled yet")
+    render.print_errors(errors)
     _print_channels(channels, configured=[channel.name for channel in current.alerts.channels])
 
 
@@ -66,6 +71,7 @@ def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) 
         title="Channels",
         flexible="channel",
     )
+    errors = []
     for name in [*configured, *sorted(set(report) - set(configured))]:
         row = report.get(name)
         if row is None:
@@ -77,9 +83,10 @@ def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) 
         state = "failing" if failing else "ok"
         if name not in configured:
             state = "not configured"
-        error = f"\n{ago(row.last_error_at)}: {cell(row.last_error)}" if row.last_error else ""
+        if row.last_error:
+            errors.append(f"{name}: {ago(row.last_error_at)}: {row.last_error}")
         table.add_row(
-            cell(name) + error,
+            cell(name),
             state,
             str(row.sent),
             str(row.pending),
@@ -87,3 +94,4 @@ def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) 
             ago(row.last_sent_at),
         )
     render.console.print(table if table.row_count else "no alert channel is configured")
+    render.print_errors(errors)
