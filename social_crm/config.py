@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -501,26 +502,98 @@ def bundled_config(name: str) -> Path:
     raise ConfigError(f"bundled config file {name!r} not found")
 
 
-def load_config(path: str | Path) -> Settings:
-    """Read, substitute ${ENV} references in, and validate a configuration file."""
+# Sections every command reads: where the data lives and what the brands are.
+CORE_SECTIONS = frozenset({"brands", "data_dir", "database"})
+
+
+def load_config(path: str | Path, *, sections: Collection[str] | None = None) -> Settings:
+    """Read, substitute ${ENV} references in, and validate a configuration file.
+
+    With ``sections``, only those top-level sections (and the core ones) are read, so a
+    command that never talks to the networks does not need their secrets.
+    """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    raw = _substitute_env(raw, path, ())
+    raw, root = _read_yaml(path)
+    if sections is not None:
+        raw = {key: value for key, value in raw.items() if key in CORE_SECTIONS | set(sections)}
+    missing: list[tuple[str, tuple[str | int, ...]]] = []
+    raw = _substitute_env(raw, (), missing)
+    if missing:
+        raise ConfigError(
+            f"{path}: "
+            + "; ".join(
+                f"{_dotted(loc)}: environment variable {name} is not set{_line(root, loc)}"
+                for name, loc in missing
+            )
+        )
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc, ())) from None
-    return settings.model_copy(update={"connector_settings": _connector_settings(path, settings)})
+        raise ConfigError(_describe(path, root, exc, ())) from None
+    if sections is not None and "connectors" not in sections:
+        return settings
+    return settings.model_copy(
+        update={"connector_settings": _connector_settings(path, root, settings)}
+    )
 
 
-def _connector_settings(path: Path, settings: Settings) -> dict[str, Any]:
+def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
+    """The file's top-level mapping and its YAML node tree, whose marks give line numbers."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a configuration file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        raw = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        where = f"line {exc.problem_mark.line + 1}: " if exc.problem_mark else ""
+        problem = " ".join(str(exc.problem or exc.context or "").split())
+        raise ConfigError(f"{path}: {where}not valid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(raw, dict) or root is None:
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return raw, root
+
+
+def _line(root: yaml.Node, loc: tuple[str | int, ...]) -> str:
+    """ " (line N)" for the deepest key of ``loc`` found in the file, or nothing."""
+    node, line = root, None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(
+                ((key, value) for key, value in node.value if key.value == str(part)), None
+            )
+            if found is None:
+                break
+            line, node = found[0].start_mark.line + 1, found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return f" (line {line})" if line else ""
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _connector_settings(path: Path, root: yaml.Node, settings: Settings) -> dict[str, Any]:
     """Validate each connector entry's own keys with the model its connector declares."""
     from connectors.errors import UnknownConnectorError
     from connectors.registry import connector_class
@@ -530,19 +603,23 @@ def _connector_settings(path: Path, settings: Settings) -> dict[str, Any]:
         try:
             cls = connector_class(entry.type or key)
         except UnknownConnectorError as exc:
-            raise ConfigError(f"{path}: connectors.{key}.type: {exc}") from None
+            loc = ("connectors", key, "type")
+            raise ConfigError(f"{path}: {_dotted(loc)}: {exc}{_line(root, loc)}") from None
         try:
             validated[key] = cls.settings_model.model_validate(entry.model_extra or {})
         except ValidationError as exc:
-            raise ConfigError(_describe(path, exc, ("connectors", key))) from None
+            raise ConfigError(_describe(path, root, exc, ("connectors", key))) from None
     return validated
 
 
-def _substitute_env(node: Any, path: Path, loc: tuple[str | int, ...]) -> Any:
+def _substitute_env(
+    node: Any, loc: tuple[str | int, ...], missing: list[tuple[str, tuple[str | int, ...]]]
+) -> Any:
+    """``node`` with ${ENV} references replaced; unset ones are added to ``missing``."""
     if isinstance(node, dict):
-        return {k: _substitute_env(v, path, (*loc, k)) for k, v in node.items()}
+        return {k: _substitute_env(v, (*loc, k), missing) for k, v in node.items()}
     if isinstance(node, list):
-        return [_substitute_env(v, path, (*loc, i)) for i, v in enumerate(node)]
+        return [_substitute_env(v, (*loc, i), missing) for i, v in enumerate(node)]
     if not isinstance(node, str):
         return node
 
@@ -551,8 +628,8 @@ def _substitute_env(node: Any, path: Path, loc: tuple[str | int, ...]) -> Any:
         value = os.environ.get(name)
         if value is None:
             if default is None:
-                where = ".".join(map(str, loc))
-                raise ConfigError(f"{path}: {where}: environment variable {name} is not set")
+                missing.append((name, loc))
+                return ""
             return default
         return value
 
@@ -562,15 +639,17 @@ def _substitute_env(node: Any, path: Path, loc: tuple[str | int, ...]) -> Any:
     return value
 
 
-def _describe(path: Path, exc: ValidationError, prefix: tuple[str | int, ...]) -> str:
+def _describe(
+    path: Path, root: yaml.Node, exc: ValidationError, prefix: tuple[str | int, ...]
+) -> str:
     lines = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in (*prefix, *error["loc"]))
+        loc = (*prefix, *error["loc"])
         if error["type"] == "extra_forbidden":
             what = "unknown key"
         elif error["type"] == "missing":
             what = "required key is missing"
         else:
             what = f"{error['msg']} (got {error['input']!r})"
-        lines.append(f"{path}: {where}: {what}")
+        lines.append(f"{path}: {_dotted(loc)}: {what}{_line(root, loc)}")
     return "\n".join(lines)

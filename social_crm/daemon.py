@@ -29,11 +29,14 @@ from social_crm.config import Settings
 from social_crm.db import Database, heartbeats
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
-from social_crm.errors import ConfigError
+from social_crm.errors import ConfigError, DatabaseUnavailable
 from social_crm.jobs import CONNECTOR_JOBS, JOBS, JobContext, poll
 from social_crm.mentions import sources
 
 LOGGER = logging.getLogger(__name__)
+
+# Waits between attempts to reach a database that is down at start-up: doubling to the cap.
+DATABASE_RETRY_SECONDS = (5.0, 60.0)
 
 # Classified once at start-up: an English and a Dutch post, so every model route is warm.
 WARM_UP_TEXTS = ["Thanks, this works great!", "Dit werkt helemaal niet, wat jammer."]
@@ -144,6 +147,8 @@ class Daemon:
             return
         ctx = self.context
         LOGGER.info("database %s", self.db.describe())
+        if not self._wait_for_database():
+            return
         self.db.upgrade()
         if ctx.classifier is None:
             ctx.classifier = self._load_classifier()
@@ -177,6 +182,20 @@ class Daemon:
             for name in sources.enable(session, ctx.connectors):
                 LOGGER.info("connector %s enabled again at start-up", name)
         self._started = True
+
+    def _wait_for_database(self) -> bool:
+        """Wait until the database answers, one log line per attempt; False if stopped."""
+        wait, cap = DATABASE_RETRY_SECONDS
+        while True:
+            try:
+                self.db.ping()
+            except DatabaseUnavailable as exc:
+                LOGGER.warning("%s; retrying in %.0f s", exc, wait)
+                if self.context.stop.wait(wait):
+                    return False
+                wait = min(wait * 2, cap)
+            else:
+                return True
 
     def _load_classifier(self) -> Classifier:
         """Load the configured sentiment model once, warm it up, log its time and memory."""
@@ -258,8 +277,8 @@ class Daemon:
             return
         finally:
             self._starting = False
-        if self.context.stop.is_set():  # a signal between start-up and here
-            self.close()
+        if self.context.stop.is_set() or not self._started:
+            self.close()  # a signal between start-up and here, or while waiting for the database
             return
         interval = self.settings.scheduler.heartbeat_seconds
         with self.db.transaction() as session:

@@ -22,6 +22,10 @@ class InputFileError(SocialCrmError):
     """A file given to an import command has bad content; nothing was imported."""
 
 
+class DatabaseUnavailable(SocialCrmError):
+    """The database cannot be reached or opened right now; trying again later may work."""
+
+
 class NotFound(SocialCrmError):
     """The record asked for does not exist."""
 

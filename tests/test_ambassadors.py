@@ -403,6 +403,6 @@ def test_the_cli_lists_reviews_and_exports_the_breakdown_as_safe_csv(
     assert optout.exit_code == 0, optout.output
     table = runner.invoke(app, ["ambassadors", "list", "-c", config])
     assert "reddit:fan" in table.stdout and "reddit:once" not in table.stdout
-    assert "approved" in table.stdout and "recency" in table.stdout
+    assert "approved" in table.stdout and "breakdown: --format csv" in table.stdout
     rising = runner.invoke(app, ["ambassadors", "list", "--rising", "-c", config])
     assert rising.exit_code == 0 and "reddit:mixed" in rising.stdout

@@ -30,7 +30,7 @@ def social_crm(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
     )
 
 

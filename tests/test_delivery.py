@@ -254,14 +254,16 @@ def test_status_shows_each_channel_with_its_last_error(
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "220", "PATH": "/usr/bin:/bin"},
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    chat = next(line for line in lines if "│ chat" in line)
-    assert "failing" in chat and "answered 502" in chat
-    assert "not configured" in next(line for line in lines if "│ team" in line)
-    assert "unused" in next(line for line in lines if "│ spare" in line)
+    chat = next(line for line in lines if line.startswith("chat "))
+    assert "failing" in chat
+    error = next(line for line in lines if line.startswith("last error of chat: "))
+    assert "answered 502" in error
+    assert "not configured" in next(line for line in lines if line.startswith("team "))
+    assert "unused" in next(line for line in lines if line.startswith("spare "))
 
 
 def test_a_send_interrupted_by_a_crash_is_sent_again_with_the_same_key(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from social_crm.alerts.enums import AlertKind
 from social_crm.alerts.models import Alert
 from social_crm.delivery.models import Delivery
 from social_crm.errors import NotFound
@@ -37,6 +38,8 @@ class AlertMention:
     visibility: str = "public"  # who may see it: public, unlisted, private, direct
     # What became of it since the alert opened: "deleted", "edited, now positive", or None.
     change: str | None = None
+    label: str | None = None  # its sentiment label, once classified
+    deleted: bool = False  # the network says it was deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,10 @@ class AlertDetail:
     last_mention: AlertMention | None
     reopens: Reopens | None
     top_posts: tuple[TopPost, ...]
+    # A mention alert's conversation, oldest first: its thread from the first mention until
+    # the thread's next alert, and the mentions the alert points at (an author's other posts
+    # that it gathered within the cooldown). Empty for crisis and health alerts.
+    mentions: tuple[AlertMention, ...] = ()
 
 
 def _loaded() -> list[Any]:
@@ -169,6 +176,42 @@ def get_alert(session: Session, alert_id: int) -> AlertDetail:
             TopPost(str(post.get("author")), post.get("reach"), str(post.get("url")))
             for post in details.get("top", [])
         ),
+        mentions=_conversation(session, alert) if alert.kind == AlertKind.MENTION else (),
+    )
+
+
+def _conversation(session: Session, alert: Alert) -> tuple[AlertMention, ...]:
+    """The mentions of a mention alert's thread that belong to it, with first and last."""
+    network, _, thread = alert.thread_key.partition(":")
+    query = select(MentionRecord).where(
+        MentionRecord.network == network, MentionRecord.thread_id == thread
+    )
+    if alert.first_mention is not None:
+        query = query.where(MentionRecord.created_at >= alert.first_mention.created_at)
+    following = session.scalar(
+        select(Alert)
+        .where(Alert.thread_key == alert.thread_key, Alert.id > alert.id)
+        .order_by(Alert.id)
+        .limit(1)
+    )
+    if following is not None and following.first_mention is not None:
+        # From there on the thread's mentions are the next alert's.
+        query = query.where(MentionRecord.created_at < following.first_mention.created_at)
+    found = {
+        mention.id: mention
+        for mention in session.scalars(
+            query.options(
+                joinedload(MentionRecord.author).joinedload(AuthorRecord.customer),
+                joinedload(MentionRecord.sentiment),
+            )
+        ).unique()
+    }
+    for mention in (alert.first_mention, alert.last_mention):
+        if mention is not None:
+            found.setdefault(mention.id, mention)
+    ordered = sorted(found.values(), key=lambda mention: (mention.created_at, mention.id))
+    return tuple(
+        _mention(mention, opened_at=alert.opened_at) for mention in ordered if mention is not None
     )
 
 
@@ -205,6 +248,8 @@ def _mention(mention: MentionRecord | None, *, opened_at: datetime) -> AlertMent
         customer=CustomerBrief(customer.name, customer.tier) if customer else None,
         visibility=mention.visibility,
         change=_change(mention, opened_at=opened_at),
+        label=mention.sentiment.label if mention.sentiment else None,
+        deleted=mention.deleted_at is not None,
     )
 
 

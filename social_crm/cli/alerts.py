@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from social_crm.alerts import lifecycle, service
+from social_crm.alerts.enums import AlertKind, AlertStatus
 from social_crm.cli import render
 from social_crm.cli.common import ByOption, ConfigOption, database, whoami
 from social_crm.cli.render import cell, when
+from social_crm.severity import Severity
 
 LOGGER = logging.getLogger(__name__)
 
@@ -22,9 +23,9 @@ AlertId = Annotated[int, typer.Argument(metavar="ID")]
 
 @app.command("list")
 def alerts_list(
-    status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved")] = None,
-    severity: Annotated[str | None, typer.Option(help="low, medium, high or critical")] = None,
-    kind: Annotated[str | None, typer.Option(help="mention, crisis or health")] = None,
+    status: Annotated[AlertStatus | None, typer.Option(case_sensitive=False)] = None,
+    severity: Annotated[Severity | None, typer.Option(case_sensitive=False)] = None,
+    kind: Annotated[AlertKind | None, typer.Option(case_sensitive=False)] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
     config: ConfigOption = None,
 ) -> None:
@@ -33,39 +34,33 @@ def alerts_list(
         alerts = service.list_alerts(
             session, status=status, severity=severity, kind=kind, limit=limit
         )
-    table = Table(
-        "id",
-        "severity",
-        "status",
-        "brand",
-        "author",
-        "customer",
-        "mentions",
-        "level",
-        "assignee",
-        "opened",
-        "text",
-        "deliveries",
-        title="Alerts",
+    table = render.table(
+        "id", "severity", "status", "conversation", title="Alerts", flexible="conversation"
     )
     for alert in alerts:
         mention = alert.first_mention
-        customer = mention.customer if mention else None
+        who = f"{mention.network}:{mention.handle}" if mention else f"{alert.brand} {alert.kind}"
+        counted = f"{alert.mention_count} mention" + ("s" if alert.mention_count != 1 else "")
         table.add_row(
             str(alert.id),
-            alert.severity,
-            alert.status,
-            cell(alert.brand or alert.kind) + ("" if alert.kind == "mention" else f" {alert.kind}"),
-            cell(f"{mention.network}:{mention.handle}") if mention else "",
-            cell(f"{customer.name} ({customer.tier})") if customer else "",
-            str(alert.mention_count),
-            str(alert.level),
-            cell(alert.assignee),
-            when(alert.opened_at),
-            cell(mention.text if mention else alert.reason, 50),
-            " ".join(f"{d.channel}:{d.status}" for d in alert.deliveries),
+            f"{alert.severity}\n{counted}",
+            f"{alert.status}\n{cell(alert.assignee)}",
+            # The handle starts the cell's first line, so only a text that is too long is cut.
+            f"{cell(who)}\n{cell(mention.text if mention else alert.reason)}",
         )
-    render.console.print(table if alerts else "no alerts")
+    render.console.print(table if alerts else _nothing_listed(status, severity, kind))
+
+
+def _nothing_listed(
+    status: AlertStatus | None, severity: Severity | None, kind: AlertKind | None
+) -> str:
+    """What an empty list means: no alerts at all, or none that match the filters."""
+    filters = [
+        f"{name}={value.value}"
+        for name, value in (("status", status), ("severity", severity), ("kind", kind))
+        if value is not None
+    ]
+    return f"no alerts match {' '.join(filters)}" if filters else "no alerts yet"
 
 
 @app.command("show")
@@ -80,49 +75,84 @@ def alerts_show(alert_id: AlertId, config: ConfigOption = None) -> None:
         f"brand:        {cell(alert.brand)}",
         f"rule:         {cell(detail.rule)}",
         f"opened:       {when(alert.opened_at)}",
-        f"level:        {alert.level} (since {when(detail.escalated_at)})"
-        + (f", next at {when(detail.sla_due_at)} unless acknowledged" if detail.sla_due_at else ""),
+        f"level:        {alert.level} (since {when(detail.escalated_at)})",
+        f"next level:   {when(detail.sla_due_at)} unless acknowledged"
+        if detail.sla_due_at
+        else "next level:   none",
         f"assignee:     {cell(alert.assignee)} {when(detail.assigned_at)}",
         f"acknowledged: {when(detail.acknowledged_at)} {cell(detail.acknowledged_by)}",
         f"resolved:     {when(detail.resolved_at)} {cell(detail.resolved_by)}",
-        f"mentions:     {alert.mention_count}",
     ]
     if detail.reopens:
         lines.append(
             f"reopens:      alert {detail.reopens.alert_id}, resolved "
             f"{when(detail.reopens.resolved_at)} {cell(detail.reopens.resolved_by)}"
         )
-    first = alert.first_mention
-    for label, mention in (("first", first), ("latest", detail.last_mention)):
-        if mention is None or (label == "latest" and first is not None and mention.id == first.id):
-            continue
-        customer = mention.customer
-        lines.append(
-            f"{label + ':':<13} {cell(mention.network)}:{cell(mention.handle)}"
-            + (f" = {cell(customer.name)} ({cell(customer.tier)})" if customer else "")
-            + f" at {when(mention.created_at)} {cell(mention.url)}"
-            + ("" if mention.visibility == "public" else f" ({cell(mention.visibility)})")
-            + (f" ({mention.change} since the alert)" if mention.change else "")
-        )
-        lines.append(f"              {cell(mention.text, 300)}")
+    lines += _mention_lines(detail)
     for post in detail.top_posts:
-        lines.append(f"top post:     {cell(post.author)} (reach {post.reach}) {cell(post.url)}")
+        lines.append(f"top post:     {cell(post.author)} (reach {post.reach})")
+        lines.append(f"              {cell(post.url)}")
     for line in lines:
-        render.console.print(line, highlight=False)
-    table = Table(
-        "channel", "level", "status", "attempts", "sent", "last error", "key", title="Deliveries"
+        render.console.print(line, highlight=False, soft_wrap=True)
+    _print_deliveries(alert.deliveries)
+
+
+def _mention_lines(detail: service.AlertDetail) -> list[str]:
+    """The alert's count, then each mention of its conversation in four short lines."""
+    alert = detail.summary
+    listed = detail.mentions
+    if not listed:
+        return [f"mentions:     {alert.mention_count}"]
+    count = f"mentions:     {alert.mention_count}"
+    if len(listed) != alert.mention_count:
+        count += f" counted by the alert, {len(listed)} in its conversation"
+    lines = [count]
+    first = alert.first_mention.id if alert.first_mention else None
+    latest = detail.last_mention.id if detail.last_mention else None
+    width = max(render.console.width - 14, 20)
+    for mention in listed:
+        label = {first: "first:", latest: "latest:"}.get(mention.id, "mention:")
+        customer = mention.customer
+        facts = [when(mention.created_at), mention.label or "unclassified"]
+        if mention.visibility != "public":
+            facts.append(mention.visibility)  # who may see it: not quoted into shared channels
+        if mention.change:
+            facts.append(f"{mention.change} since the alert")
+        elif mention.deleted:
+            facts.append("deleted")
+        lines.append(
+            f"{label:<13} {cell(mention.network)}:{cell(mention.handle)}"
+            + (f" = {cell(customer.name)} ({cell(customer.tier)})" if customer else "")
+        )
+        lines.append(f"              {', '.join(facts)}")
+        lines.append(f"              {cell(mention.url)}")
+        lines.append(f"              {cell(mention.text, width)}")
+    return lines
+
+
+def _print_deliveries(deliveries: tuple[service.AlertDelivery, ...]) -> None:
+    """The Deliveries table, then each delivery's last error on a line of its own."""
+    table = render.table(
+        "channel", "level", "status", "attempts", "sent", "key", title="Deliveries"
     )
-    for delivery in sorted(alert.deliveries, key=lambda d: (d.level, d.channel)):
+    ordered = sorted(deliveries, key=lambda d: (d.level, d.channel))
+    for delivery in ordered:
         table.add_row(
             cell(delivery.channel),
             str(delivery.level),
             delivery.status,
             str(delivery.attempts),
             when(delivery.sent_at),
-            cell(delivery.last_error, 60),
             cell(delivery.idempotency_key),
         )
-    render.console.print(table)
+    render.console.print(table if deliveries else "no deliveries for this alert")
+    render.print_errors(
+        [
+            f"{delivery.channel} level {delivery.level}: {delivery.last_error}"
+            for delivery in ordered
+            if delivery.last_error
+        ]
+    )
 
 
 @app.command("ack")

@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from social_crm.ambassadors.report import AMBASSADOR_COLUMNS, AmbassadorRow, ambassador_rows
 from social_crm.cli import render
 from social_crm.cli.common import ByOption, ConfigOption, database, settings, whoami
+from social_crm.cli.render import cell
 
 LOGGER = logging.getLogger(__name__)
 
@@ -41,7 +41,11 @@ def ambassadors_list(
     """The ambassador ranking, best first, with the figures behind each score."""
     if output not in ("table", "csv"):
         raise typer.BadParameter("expected table or csv", param_hint="--format")
-    threshold = settings(config).ambassadors.review_threshold if pending else None
+    threshold = (
+        settings(config, sections=("ambassadors",)).ambassadors.review_threshold
+        if pending
+        else None
+    )
     with database(config).transaction() as session:
         rows = ambassador_rows(session, limit=limit, pending_above=threshold, rising=rising)
     if output == "csv":
@@ -54,28 +58,30 @@ def ambassadors_list(
         if threshold is not None
         else "Ambassadors"
     )
-    table = Table(
-        "rank", "author", "customer", "score", "review", "growth", "+/-/=", "breakdown", title=title
-    )
+    # The table keeps to what fits in 80 columns; the CSV export has every figure.
+    columns = ["rank", "author", "score", "growth" if rising else "review", "+/-/="]
+    table = render.table(*columns, title=title, flexible="author")
+    table.caption = "each score's breakdown: --format csv"
     for row in rows:
-        breakdown = (
-            f"(recency {_figure(row.from_recency)} + count {_figure(row.from_count)} "
-            f"+ share {_figure(row.from_share)} + engagement {_figure(row.from_engagement)} "
-            f"- penalty {_figure(row.penalty)}) x reach {_figure(row.reach_factor)} "
-            f"x customer {_figure(row.customer_factor)}"
-        )
         customer = f"{row.customer} ({row.tier})" if row.tier else row.customer
         table.add_row(
             str(row.rank),
-            f"{row.network}:{row.author}",
-            escape(customer),
+            # The handle starts the cell, so only the customer's name below it is ever cut.
+            cell(f"{row.network}:{row.author}") + (f"\n= {cell(customer)}" if customer else ""),
             f"{row.score:.2f}",
-            row.review,
-            f"{row.growth:.2f}",
+            f"{row.growth:.2f}" if rising else row.review.replace("_", " "),
             f"{row.positive}/{row.negative}/{row.neutral}",
-            breakdown,
         )
-    render.console.print(table if rows else "no ambassadors yet")
+    render.console.print(table if rows else _nothing_ranked(rising=rising, pending=pending))
+
+
+def _nothing_ranked(*, rising: bool, pending: bool) -> str:
+    """What an empty ranking means."""
+    if rising:
+        return "no unreviewed author's score is rising"
+    if pending:
+        return "no unreviewed author is above the review threshold"
+    return "no author has been scored yet"
 
 
 def _figure(value: float | None) -> str:
@@ -154,7 +160,7 @@ def ambassadors_score(
     """Recompute scores now: authors with new mentions, or everyone with --full."""
     from social_crm.ambassadors import scoring
 
-    ambassadors = settings(config).ambassadors
+    ambassadors = settings(config, sections=("ambassadors",)).ambassadors
     with database(config).transaction() as session:
         ranked = scoring.recompute(session, config=ambassadors, full=full or None)
     render.console.print(f"{ranked} author(s) scored above zero")

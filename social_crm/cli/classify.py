@@ -45,7 +45,11 @@ def classify(
     if (texts and file) or not (texts or file):
         raise typer.BadParameter("give texts, or --file, not both")
     path = config or default_config_path()
-    sentiment = settings(config).sentiment if config or path.is_file() else SentimentConfig()
+    sentiment = (
+        settings(config, sections=("sentiment",)).sentiment
+        if config or path.is_file()
+        else SentimentConfig()
+    )
     try:
         classifier = load_classifier(
             model or sentiment.model,

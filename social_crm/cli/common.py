@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,16 +30,17 @@ ByOption = Annotated[
 ]
 
 
-def settings(config: Path | None) -> Settings:
-    """The configuration from ``config`` or the default place."""
-    return load_config(config or default_config_path())
+def settings(config: Path | None, *, sections: Collection[str] | None = None) -> Settings:
+    """The configuration from ``config`` or the default place: ``sections`` of it, or all."""
+    return load_config(config or default_config_path(), sections=sections)
 
 
 def database(config: Path | None) -> Database:
-    """The configured database, migrated to the latest schema."""
+    """The configured database, reachable and migrated to the latest schema."""
     from social_crm.db import Database
 
-    db = Database(settings(config).database_url)
+    db = Database(settings(config, sections=()).database_url)
+    db.ping()
     db.upgrade()
     return db
 

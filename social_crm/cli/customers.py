@@ -35,7 +35,7 @@ def customers_import(
     imports nothing."""
     from social_crm.customers.importer import import_customers
 
-    linking = settings(config).linking
+    linking = settings(config, sections=("linking",)).linking
     with database(config).transaction() as session:
         result = import_customers(session, file, linking=linking)
     render.console.print(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from social_crm.db.base import utcnow
 from social_crm.delivery.safe import clean
@@ -45,3 +47,29 @@ def cell(text: str | None, width: int | None = None) -> str:
 def when(moment: datetime | None) -> str:
     """A moment to the minute, or nothing."""
     return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def table(*columns: str, title: str, flexible: str | None = None) -> Table:
+    """A table for the terminal's width: each column as wide as its widest cell, except
+    ``flexible``, which takes the width left and cuts each of its lines at the end."""
+    grid = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        expand=flexible is not None,
+    )
+    for name in columns:
+        if name == flexible:
+            grid.add_column(name, ratio=1, no_wrap=True, overflow="ellipsis")
+        else:
+            grid.add_column(name, no_wrap=True)
+    return grid
+
+
+def print_errors(errors: list[str]) -> None:
+    """The last errors below a table, each on one line of its own, whole."""
+    for error in errors:
+        # soft_wrap: an error is never cut; a terminal narrower than it wraps it.
+        console.print(f"last error of {cell(error)}", highlight=False, soft_wrap=True)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from social_crm.cli import render
 from social_crm.cli.common import ConfigOption, database, settings
-from social_crm.cli.render import ago, cell, short_text, when
+from social_crm.cli.render import ago, cell, when
 
 if TYPE_CHECKING:
+    from social_crm.alerts.health import SourceHealth
     from social_crm.config import Settings
     from social_crm.db import heartbeats
     from social_crm.delivery.outbox import ChannelHealth
@@ -31,31 +30,35 @@ def status(config: ConfigOption = None) -> None:
         sources = health.report(session, networks=_connector_networks(current))
         channels = {row.channel: row for row in channel_report(session)}
     _print_daemons(daemons)
-    table = Table(
-        "connector",
-        "source",
-        "state",
-        "last success",
-        "failures",
-        "last error",
-        "items/h",
-        "items/24h",
-        title="Sources",
+    table = render.table(
+        "source", "state", "last success", "items 1h/24h", title="Sources", flexible="source"
     )
+    errors = []
     for row in sources:
-        error = f"{ago(row.last_error_at)}: {row.last_error}" if row.last_error else ""
         table.add_row(
-            row.connector,
-            row.source,
-            f"{row.state}, {row.skipped} skipped" if row.skipped else row.state,
+            # The source's name starts the cell, its connector below it: neither is cut.
+            f"{cell(row.source)}\n{cell(row.connector)}",
+            _state(row),
             ago(row.last_success_at),
-            str(row.consecutive_failures),
-            short_text(error, 60),
-            str(row.items_last_hour),
-            str(row.items_last_day),
+            f"{row.items_last_hour}/{row.items_last_day}",
         )
+        if row.last_error:
+            errors.append(
+                f"{row.connector} {row.source}: {ago(row.last_error_at)}: {row.last_error}"
+            )
     render.console.print(table if sources else "no source has been polled yet")
+    render.print_errors(errors)
     _print_channels(channels, configured=[channel.name for channel in current.alerts.channels])
+
+
+def _state(row: SourceHealth) -> str:
+    """ok, failing (with how many polls in a row) or silent, and items skipped as unstorable."""
+    parts = [row.state]
+    if row.consecutive_failures:
+        parts.append(f"{row.consecutive_failures} failures")
+    if row.skipped:
+        parts.append(f"{row.skipped} skipped")
+    return ", ".join(parts)
 
 
 def _print_daemons(state: heartbeats.DaemonState) -> None:
@@ -85,13 +88,21 @@ def _connector_networks(current: Settings) -> dict[str, str]:
 
 def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) -> None:
     """The Channels table: deliveries per channel and the last error."""
-    table = Table(
-        "channel", "state", "sent", "pending", "failed", "last sent", "last error", title="Channels"
+    table = render.table(
+        "channel",
+        "state",
+        "sent",
+        "pending",
+        "failed",
+        "last sent",
+        title="Channels",
+        flexible="channel",
     )
+    errors = []
     for name in [*configured, *sorted(set(report) - set(configured))]:
         row = report.get(name)
         if row is None:
-            table.add_row(cell(name), "unused", "0", "0", "0", "never", "")
+            table.add_row(cell(name), "unused", "0", "0", "0", "never")
             continue
         failing = row.last_error_at is not None and (
             row.last_sent_at is None or row.last_error_at > row.last_sent_at
@@ -99,7 +110,8 @@ def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) 
         state = "failing" if failing else "ok"
         if name not in configured:
             state = "not configured"
-        error = f"{ago(row.last_error_at)}: {row.last_error}" if row.last_error else ""
+        if row.last_error:
+            errors.append(f"{name}: {ago(row.last_error_at)}: {row.last_error}")
         table.add_row(
             cell(name),
             state,
@@ -107,6 +119,6 @@ def _print_channels(report: dict[str, ChannelHealth], *, configured: list[str]) 
             str(row.pending),
             str(row.failed),
             ago(row.last_sent_at),
-            cell(error, 90),
         )
     render.console.print(table if table.row_count else "no alert channel is configured")
+    render.print_errors(errors)

@@ -17,9 +17,14 @@ NETWORKS = ("reddit", "mastodon")
 def find_author(session: Session, handle: str, *, network: str | None = None) -> AuthorRecord:
     """The one author with ``handle`` on ``network``, or on whichever network has it.
 
-    ``handle`` may be spelled as typed (``/u/Name``, ``@User@Host``, a profile URL) or as
-    stored. NotFound if no author has it; Conflict if, with no network named, several do.
+    ``handle`` may be spelled as typed (``/u/Name``, ``@User@Host``, a profile URL), as
+    stored, or as lists print it (``reddit:name``, ``mastodon:user@host``). NotFound if no
+    author has it; Conflict if, with no network named, several do.
     """
+    # "reddit:erik", as lists print a handle, names its network.
+    prefix, _, rest = handle.partition(":")
+    if prefix in NETWORKS and rest and network in (None, prefix):
+        handle, network = rest, prefix
     networks = [network] if network else list(NETWORKS)
     spellings = {handle.strip(), handle.strip().lower()}
     for name in networks:

@@ -33,7 +33,20 @@ LOGGER = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("id", "name")
 NETWORK_COLUMNS = ("reddit", "mastodon")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "email", "tier", "status", "website", *NETWORK_COLUMNS)
-MAX_LENGTHS = {"id": 200, "name": 300, "email": 320, "tier": 50, "status": 50, "website": 1000}
+# Each file column's limit is its table column's, so PostgreSQL never refuses a value.
+FILE_COLUMNS = {
+    "id": "external_id",
+    "name": "name",
+    "email": "email",
+    "tier": "tier",
+    "status": "status",
+    "website": "website",
+}
+MAX_LENGTHS = {
+    column: Customer.__table__.c[attribute].type.length  # type: ignore[attr-defined]
+    for column, attribute in FILE_COLUMNS.items()
+}
+MAX_HANDLE_LENGTH: int = Identity.__table__.c["handle"].type.length  # type: ignore[attr-defined]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_REPORTED_ERRORS = 20
 BOMS = (
@@ -292,9 +305,14 @@ def _build_row(
     for network in NETWORK_COLUMNS:
         for handle in handles.get(network, []):
             try:
-                identities.append((network, normalise(network, handle)))
+                canonical = normalise(network, handle)
             except ValueError as exc:
                 raise InputFileError(f"{path}: {where(network)}: {exc}") from None
+            if len(canonical) > MAX_HANDLE_LENGTH:
+                raise InputFileError(
+                    f"{path}: {where(network)}: longer than {MAX_HANDLE_LENGTH} characters"
+                )
+            identities.append((network, canonical))
     return CustomerRow(
         place=place,
         external_id=values["id"],

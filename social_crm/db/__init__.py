@@ -11,13 +11,45 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+from social_crm.errors import ConfigError, DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout.
+
+    A URL that is not one, names an unknown database or lacks its driver is a ConfigError.
+    """
+    try:
+        return _create_engine(url)
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"database URL {masked(url)}: unsupported database "
+            f"{make_url(url).drivername!r}; use sqlite:/// or postgresql://"
+        ) from None
+    except ArgumentError:
+        raise ConfigError(f"database URL {masked(url)!r} is not a database URL") from None
+    except ImportError as exc:
+        raise ConfigError(
+            f"database URL {masked(url)}: its driver is not installed ({exc})"
+        ) from None
+    except OSError as exc:
+        raise DatabaseUnavailable(f"database {masked(url)}: {exc.strerror}") from None
+
+
+def masked(url: str) -> str:
+    """``url`` with any password replaced by ***, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -66,6 +98,16 @@ class Database:
         with self._sessions.begin() as session:
             yield session
 
+    def ping(self) -> None:
+        """Connect once; raise DatabaseUnavailable, naming the cause, if that fails."""
+        try:
+            with self.engine.connect():
+                pass
+        except DBAPIError as exc:
+            # The driver's first line ("connection refused", "database x does not exist").
+            cause = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise DatabaseUnavailable(f"database {self.describe()} unavailable: {cause}") from None
+
     def upgrade(self) -> None:
         """Apply every migration not yet applied."""
         with self.engine.begin() as connection:
@@ -80,4 +122,4 @@ class Database:
 
     def describe(self) -> str:
         """The URL with any password hidden, for logs."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return masked(self.url)
