@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -18,9 +19,18 @@ DEMO_LIBRARIES = ("werkzeug", "aiosmtpd")
 
 def run(config: ConfigOption = None) -> None:
     """Run the daemon until SIGINT or SIGTERM."""
+    # Until the daemon installs its own handlers (importing it and the model libraries
+    # takes a moment), a signal simply ends the command, with status 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_quietly)
     from social_crm.daemon import Daemon
 
     Daemon(settings(config)).run()
+
+
+def _exit_quietly(signum: int, _frame: object) -> None:
+    LOGGER.info("received %s before start-up: nothing to finish", signal.Signals(signum).name)
+    raise SystemExit(0)
 
 
 def demo(
