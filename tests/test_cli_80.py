@@ -80,6 +80,10 @@ def test_alerts_show_lists_every_mention_of_the_conversation(
     for handle in ("reddit:espresso_erik", "reddit:lisa", "reddit:tom"):
         assert handle in shown.stdout
     assert shown.stdout.count(", negative\n") == 3 and shown.stdout.count(", positive\n") == 1
+    # Each delivery's idempotency key, the reference a receiver sees, is shown whole.
+    for channel in ("team", "chat"):
+        assert f"alert-{thread_alert}-{channel}-0 " in shown.stdout, shown.stdout
+    assert "attempt" in shown.stdout and "…" not in shown.stdout.split("Deliveries")[1]
     lines_fit(shown.stdout)
 
 

@@ -132,18 +132,16 @@ def _mention_lines(detail: service.AlertDetail) -> list[str]:
 
 def _print_deliveries(deliveries: tuple[service.AlertDelivery, ...]) -> None:
     """The Deliveries table, then each delivery's last error on a line of its own."""
-    table = render.table(
-        "channel", "level", "status", "attempts", "sent", "key", title="Deliveries"
-    )
+    table = render.table("channel and key", "level", "status", "sent", title="Deliveries")
     ordered = sorted(deliveries, key=lambda d: (d.level, d.channel))
     for delivery in ordered:
+        attempts = f"{delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}"
         table.add_row(
-            cell(delivery.channel),
+            # The key below its channel: both whole at 80 columns.
+            f"{cell(delivery.channel)}\n{cell(delivery.idempotency_key)}",
             str(delivery.level),
-            delivery.status,
-            str(delivery.attempts),
+            f"{delivery.status}, {attempts}",
             when(delivery.sent_at),
-            cell(delivery.idempotency_key),
         )
     render.console.print(table if deliveries else "no deliveries for this alert")
     render.print_errors(
