@@ -171,7 +171,8 @@ def _report(
         )
     console.print(table)
     for message in smtp.messages:
-        console.print(f"  email received: {escape(message['Subject'])}")
+        subject = " ".join(str(message["Subject"]).split())  # unfold the long header
+        console.print(f"  email received: {escape(subject)}")
     console.print(f"  webhook posts received: {len(webhook.payloads)}")
     ambassadors = Table(
         "rank",
