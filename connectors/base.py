@@ -146,3 +146,69 @@ class Refreshable(Protocol):
         ``locators``: the ``Mention.locator`` stored for each native id that had one.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """The mention a reply answers, as the connector stored it."""
+
+    native_id: str  # Mention.native_id
+    thread_id: str  # Mention.thread_id
+    author_handle: str  # Mention.author.handle
+    locator: str | None = None  # Mention.locator
+    visibility: str = "public"  # Mention.visibility: a reply is never more visible
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One approved reply, exactly as it is to be posted."""
+
+    target: ReplyTarget
+    text: str  # the whole text, footer included
+    # Stable for one draft across retries: Mastodon's Idempotency-Key header.
+    idempotency_key: str
+    private: bool = False  # a private message to the author instead of a public reply
+    subject: str = ""  # a private message's subject, where the network has one (Reddit)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A reply as the network holds it."""
+
+    native_id: str  # reddit fullname (t1_…, or the message's t4_…), mastodon status URI
+    url: str
+    text: str
+    posted_at: datetime | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """What the network says of a reply's target just before a reply is posted.
+
+    ``status`` is "open", or why nothing can be posted there: "deleted" (by its author),
+    "removed" (by moderators), "locked" or "archived". ``account_replies`` are the replies
+    (and private messages to the author) already written from the connector's own account in
+    that conversation, oldest first: the app tells its own earlier post from a person's.
+    """
+
+    status: str = "open"
+    account_replies: tuple[Posted, ...] = ()
+
+
+@runtime_checkable
+class Replyable(Protocol):
+    """A connector that can post replies from its logged-in account."""
+
+    def reply_account(self) -> str:
+        """The handle replies are posted as (reddit "u/name", mastodon "@user@instance")."""
+        ...
+
+    def inspect(self, target: ReplyTarget) -> TargetState:
+        """The target's state and the account's earlier replies to it; reads, never posts."""
+        ...
+
+    def reply(self, outgoing: Outgoing) -> Posted:
+        """Post ``outgoing`` once. Raises connectors.errors on failure (nothing posted, or
+        unknown: the app inspects again before any retry)."""
+        ...
