@@ -959,15 +959,15 @@ class FakeReddit:
         ``depth`` cuts the tree (a ``more`` stub stands for what is left out), ``limit`` the
         comments listed at the top level.
         """
-        post = self._state.by_fullname.get(f"t3_{article}")
-        if not isinstance(post, _Post):
-            return self._api_error(404)
         focus = request.args.get("comment") or comment
         depth = _int(request.args.get("depth"))
         limit = min(_int(request.args.get("limit")) or MAX_THREAD_LIMIT, MAX_THREAD_LIMIT)
         newest_first = request.args.get("sort") == "new"
         site = request.host_url.rstrip("/")
         with self._lock:
+            post = self._state.by_fullname.get(f"t3_{article}")
+            if not isinstance(post, _Post):
+                return self._api_error(404)
             if focus:
                 target = self._state.by_fullname.get(f"t1_{focus}")
                 top = [target] if isinstance(target, _Comment) and target.post is post else []
