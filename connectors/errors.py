@@ -2,7 +2,7 @@
 
 The daemon tells them apart: a transient failure is retried with backoff, a rate limit
 after ``retry_after`` seconds, and an authentication failure disables the connector until
-its credentials change.
+its credentials change. A reply whose target is gone or closed raises TargetUnavailable.
 """
 
 from __future__ import annotations
@@ -26,6 +26,15 @@ class RateLimitedError(TransientConnectorError):
 
 class AuthenticationError(ConnectorError):
     """The credentials were refused; retrying will not help until they change."""
+
+
+class TargetUnavailable(ConnectorError):
+    """A reply was refused because of its target; ``reason`` is why, as TargetState says:
+    "deleted", "removed", "locked" or "archived". Nothing was posted; retrying will not help."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnknownConnectorError(ConnectorError):

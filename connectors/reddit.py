@@ -11,6 +11,13 @@ page of items arrived since the last poll):
   the brand whose ``reddit_account`` (``accounts.reddit`` in the configuration) is that
   account (script apps with a password only).
 
+Replies (Replyable) are posted as the account the connector logs in as: a comment under
+a submission or comment (``POST /api/comment``), or a private message to the author
+(``POST /api/compose``). Before posting, ``inspect`` reads the target's thread
+(``/comments/<id>``, newest first) for its state and the account's replies to it, and
+``/message/sent`` for messages to its author: Reddit has no idempotency key, so that read
+is what finds a reply posted just before a crash.
+
 Paging walks back from the newest item with ``after=`` until it meets an item not newer
 than the cursor; a source whose first poll found nothing stores the time it started
 listening instead (connectors.listening) and walks back to that time. Reddit ids grow
@@ -27,7 +34,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -35,14 +42,27 @@ from typing import Any, ClassVar
 import praw
 import prawcore
 import requests
-from praw.models import Comment, Submission
+from praw.models import Comment, Message, Submission
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.base import Author, Batch, Mention, Revision, Skipped, Source, Watch
+from connectors.base import (
+    Author,
+    Batch,
+    Mention,
+    Outgoing,
+    Posted,
+    ReplyTarget,
+    Revision,
+    Skipped,
+    Source,
+    TargetState,
+    Watch,
+)
 from connectors.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
+    TargetUnavailable,
     TransientConnectorError,
 )
 from connectors.listening import listening_since, started_at
@@ -65,6 +85,27 @@ PLAIN_WORD = re.compile(r"^\w+$")
 SEARCH_OPERATORS = frozenset({"or", "and", "not"})
 PROFILE_BUDGET_FLOOR = 50.0  # requests left in the window below which profiles wait
 PROFILES_PER_FETCH = 20  # new authors whose profile one fetch reads, at most
+THREAD_LIMIT = 500  # comments one thread read lists at most (Reddit's own cap)
+SENT_LIMIT = 100  # the account's newest private messages that inspect reads
+MAX_SUBJECT_LENGTH = 100  # Reddit's limit on a private message's subject
+# Reddit's refusals of a reply that name its target's state (TargetState.status).
+TARGET_REFUSALS = {
+    "THREAD_LOCKED": "locked",
+    "TOO_OLD": "archived",
+    "DELETED_COMMENT": "deleted",
+    "DELETED_LINK": "deleted",
+    "NO_THING_ID": "deleted",
+    "USER_DOESNT_EXIST": "deleted",
+}
+TARGET_REASONS = {
+    "locked": "the thread is locked",
+    "archived": "the thread is archived (too old to reply to)",
+    "deleted": "it was deleted (or removed, or its author's account is gone)",
+    "removed": "moderators removed it",
+}
+RATELIMIT_WAIT = re.compile(r"(\d+) (millisecond|second|minute)s?")
+# Removal categories that mean the author deleted it; any other one means it was removed.
+DELETED_CATEGORIES = frozenset({"deleted", "author"})
 
 # The item fields the conversion below reads (the fake's contract test checks them).
 SUBMISSION_FIELDS = (
@@ -185,6 +226,7 @@ class RedditConnector:
                 "username": settings.username,
                 "password": settings.password.get_secret_value(),
             }
+        self._account = credentials.get("username")  # whom replies are posted as
         self._session = requests.Session()
         self._budget = _Budget()
         self._reddit = praw.Reddit(
@@ -193,6 +235,7 @@ class RedditConnector:
             user_agent=settings.user_agent,
             check_for_updates=False,
             check_for_async=False,
+            ratelimit_seconds=0,  # a RATELIMIT refusal is raised, never slept on: the app waits
             requestor_class=_Requestor,
             requestor_kwargs={
                 "session": self._session,
@@ -357,6 +400,175 @@ class RedditConnector:
         """Close the HTTP session praw uses."""
         self._session.close()
 
+    # -- replies ----------------------------------------------------------------------------
+
+    def reply_account(self) -> str:
+        """``u/<username>``: the account the connector logs in as posts the replies."""
+        return f"u/{self._poster('reply')}"
+
+    def inspect(self, target: ReplyTarget) -> TargetState:
+        """The target's state and the account's replies to it (comments under it, and private
+        messages to its author since it was written), oldest first."""
+        what = f"inspect {target.native_id}"
+        account = self._poster(what).lower()
+        kind, item_id = _target_parts(target, what)
+        submission_id = item_id if kind == "t3" else _submission_id(target, what)
+        params: dict[str, Any] = {"limit": THREAD_LIMIT, "sort": "new", "depth": 1}
+        if kind == "t1":
+            params.update(comment=item_id, depth=2, context=0)
+        thread = self._read(what, f"comments/{submission_id}/", params)
+        try:
+            item, submission, children = _thread_parts(thread, target.native_id)
+            if item is None or submission is None:
+                return TargetState(status="deleted")  # gone from its thread, or the thread gone
+            status = target_status(item, submission)
+            replies = [
+                self._posted(child)
+                for child in children
+                if isinstance(child, Comment)
+                and _name(vars(child).get("author")).lower() == account
+                and vars(child).get("parent_id") == target.native_id
+            ]
+            written = _created(item)
+        except MALFORMED as exc:
+            raise _malformed(what, "comments/", exc) from exc
+        author = target.author_handle
+        if author and author != DELETED:
+            replies += self._messages_to(what, author, since=written)
+        # Oldest first; within one second (Reddit's clock), by id: ids grow over time.
+        replies.sort(
+            key=lambda posted: (
+                posted.posted_at or datetime.min.replace(tzinfo=UTC),
+                _id_number(posted.native_id),
+            )
+        )
+        return TargetState(status=status, account_replies=tuple(replies))
+
+    def reply(self, outgoing: Outgoing) -> Posted:
+        """Post ``outgoing`` once: a comment under its target, or a private message to the
+        target's author. Raises TargetUnavailable when Reddit refuses it for its target."""
+        target = outgoing.target
+        what = f"reply to {target.native_id}"
+        self._poster(what)
+        kind, item_id = _target_parts(target, what)
+        self._check_budget(what)
+        if outgoing.private:
+            return self._send_message(what, outgoing, kind)
+        thing = self._reddit.submission(item_id) if kind == "t3" else self._reddit.comment(item_id)
+        comment = self._post(what, lambda: thing.reply(outgoing.text))
+        if not isinstance(comment, Comment):
+            raise TransientConnectorError(
+                f"reddit {what}: Reddit accepted the reply but did not return it; "
+                "inspect the thread to find it"
+            )
+        try:
+            return self._posted(comment)
+        except MALFORMED as exc:
+            raise _malformed(what, "api/comment/", exc) from exc
+
+    def _send_message(self, what: str, outgoing: Outgoing, kind: str) -> Posted:
+        """A private message to the target's author, found again in ``/message/sent``."""
+        author = outgoing.target.author_handle
+        if not author or author == DELETED:
+            raise TargetUnavailable(
+                f"reddit {what}: the author's account is deleted; no message can reach them",
+                reason="deleted",
+            )
+        about = "post" if kind == "t3" else "comment"
+        subject = (outgoing.subject.strip() or f"About your {about}")[:MAX_SUBJECT_LENGTH]
+        started = datetime.now(UTC) - LISTEN_GRACE
+        self._post(
+            what,
+            lambda: self._reddit.redditor(author).message(subject=subject, message=outgoing.text),
+        )
+        sent = self._messages_to(what, author, since=started)
+        for message in reversed(sent):  # the newest match is the one just sent
+            if message.text == readable(outgoing.text):
+                return message
+        raise TransientConnectorError(
+            f"reddit {what}: the message was sent but is not listed in /message/sent yet; "
+            "inspect finds it later"
+        )
+
+    def _messages_to(self, what: str, author: str, *, since: datetime) -> list[Posted]:
+        """The account's private messages to ``author`` sent since ``since``, oldest first."""
+        listing = self._read(what, "message/sent/", {"limit": SENT_LIMIT})
+        found: list[Posted] = []
+        try:
+            for item in listing.children:
+                data = vars(item)
+                if not isinstance(item, Message) or str(data.get("dest") or "").lower() != (
+                    author.lower()
+                ):
+                    continue
+                if _created(item) < since:
+                    continue
+                found.append(
+                    Posted(
+                        native_id=item.fullname,
+                        url=f"{self._site_url}/message/messages/{item.id}",
+                        text=readable(data.get("body")),
+                        posted_at=_utc(data["created_utc"]),
+                        private=True,
+                    )
+                )
+        except MALFORMED as exc:
+            raise _malformed(what, "message/sent/", exc) from exc
+        return found[::-1]  # the listing is newest first
+
+    def _posted(self, comment: Comment) -> Posted:
+        """A comment of the account as Posted (praw's Comment from a reply or a thread).
+
+        The URL is built the same way from either (a reply's answer has no permalink).
+        """
+        created = vars(comment).get("created_utc")
+        submission_id = _thread_id(comment).split("_", 1)[-1]
+        path = f"/r/{comment.subreddit.display_name}/comments/{submission_id}/_/{comment.id}/"
+        return Posted(
+            native_id=comment.fullname,
+            url=self._site_url + path,
+            text=readable(vars(comment).get("body")),
+            posted_at=_utc(created) if isinstance(created, int | float) else None,
+        )
+
+    def _poster(self, what: str) -> str:
+        """The username replies are posted as; AuthenticationError when none is configured."""
+        if self._account is None:
+            raise AuthenticationError(
+                f"reddit {what}: replying needs the account's username and password "
+                "(a script app) in the reddit connector's settings"
+            )
+        return self._account
+
+    def _read(self, what: str, path: str, params: dict[str, Any]) -> Any:
+        """One GET for inspect, within the budget, failures mapped (a 404: the target is gone)."""
+        self._check_budget(what)
+        try:
+            return self._reddit.get(path, params=params)
+        except prawcore.exceptions.NotFound:
+            return None
+        except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
+            raise translate_error(exc, what) from exc
+        except MALFORMED as exc:
+            raise _malformed(what, path, exc) from exc
+
+    def _post(self, what: str, request: Callable[[], Any]) -> Any:
+        """Send one post; Reddit's refusals become TargetUnavailable, RateLimitedError or a
+        ConnectorError with Reddit's own words. Never sent twice (see _Requestor)."""
+        try:
+            return request()
+        except praw.exceptions.RedditAPIException as exc:
+            raise refusal_error(exc, what) from exc
+        except prawcore.exceptions.Forbidden as exc:
+            raise ConnectorError(
+                f"reddit {what}: Reddit refused the post (HTTP 403): the account may be banned "
+                "there, or the thread closed to it"
+            ) from exc
+        except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
+            raise translate_error(exc, what) from exc
+        except MALFORMED as exc:
+            raise _malformed(what, "its answer", exc) from exc
+
     # -- requests ---------------------------------------------------------------------------
 
     def _walk_back(
@@ -414,14 +626,18 @@ class RedditConnector:
         LOGGER.debug("%s: %s after=%s -> %d items", what, path, after, len(children))
         return children, listing.after
 
-    def _listing(self, what: str, path: str, params: dict[str, Any]) -> Any:
-        """One GET that must answer a Listing, with every failure mapped for ``what``."""
+    def _check_budget(self, what: str) -> None:
+        """RateLimitedError while the rate-limit window's budget is spent."""
         wait = self._budget.wait()
         if wait > 0:
             raise RateLimitedError(
                 f"reddit {what}: request budget spent; the window resets in {wait:.0f} s",
                 retry_after=wait,
             )
+
+    def _listing(self, what: str, path: str, params: dict[str, Any]) -> Any:
+        """One GET that must answer a Listing, with every failure mapped for ``what``."""
+        self._check_budget(what)
         try:
             result = self._reddit.get(path, params=params)
         except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
@@ -524,6 +740,96 @@ def _score(item: Submission | Comment) -> int:
         return int(score or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def target_status(item: Submission | Comment, submission: Submission) -> str:
+    """Why nothing can be posted under ``item`` of ``submission``'s thread, or "open"."""
+    data = vars(item)
+    text = data.get("selftext") if isinstance(item, Submission) else data.get("body")
+    category = data.get("removed_by_category")
+    if text == REMOVED or (category and category not in DELETED_CATEGORIES):
+        return "removed"
+    if text == DELETED or category in DELETED_CATEGORIES or data.get("author") is None:
+        return "deleted"
+    thread = vars(submission)
+    if data.get("archived") or thread.get("archived"):
+        return "archived"
+    if data.get("locked") or thread.get("locked"):
+        return "locked"
+    return "open"
+
+
+def refusal_error(exc: praw.exceptions.RedditAPIException, what: str) -> ConnectorError:
+    """Reddit's ``json.errors`` for a post as one ConnectorError, the target's state named."""
+    for item in exc.items:
+        message = item.message or ""
+        if item.error_type == "RATELIMIT":
+            return RateLimitedError(
+                f"reddit {what}: Reddit asks to wait before posting again: {message}",
+                retry_after=_ratelimit_wait(message),
+            )
+        reason = TARGET_REFUSALS.get(item.error_type)
+        if reason is not None:
+            return TargetUnavailable(
+                f"reddit {what}: {TARGET_REASONS[reason]} ({item.error_type}: {message}); "
+                "nothing was posted",
+                reason=reason,
+            )
+    first = exc.items[0]
+    return ConnectorError(f"reddit {what}: Reddit refused it: {first.error_type}: {first.message}")
+
+
+def _ratelimit_wait(message: str) -> float:
+    """Seconds a RATELIMIT message asks to wait ("take a break for 9 minutes"); else a minute."""
+    match = RATELIMIT_WAIT.search(message)
+    if match is None:
+        return DEFAULT_RETRY_AFTER
+    amount = int(match.group(1))
+    return {"millisecond": 1.0, "second": float(amount), "minute": amount * 60.0}[match.group(2)]
+
+
+def _target_parts(target: ReplyTarget, what: str) -> tuple[str, str]:
+    """("t3" or "t1", base36 id) of a reply's target."""
+    match = FULLNAME.match(target.native_id)
+    if match is None:
+        raise ConnectorError(f"reddit {what}: not a submission or comment fullname")
+    return match.group(1), match.group(2)
+
+
+def _submission_id(target: ReplyTarget, what: str) -> str:
+    """The base36 id of a comment target's submission (its thread id)."""
+    match = FULLNAME.match(target.thread_id)
+    if match is None or match.group(1) != "t3":
+        raise ConnectorError(
+            f"reddit {what}: thread id {target.thread_id!r} is not a submission fullname"
+        )
+    return match.group(2)
+
+
+def _thread_parts(
+    thread: Any, fullname: str
+) -> tuple[Submission | Comment | None, Submission | None, list[Any]]:
+    """(the target, its submission, the target's replies) from a ``/comments/<id>`` answer.
+
+    None for the target when the thread (a 404) or the target is not in the answer.
+    """
+    if thread is None:
+        return None, None, []
+    submissions, comments = thread
+    submission = next(iter(submissions.children), None)
+    if not isinstance(submission, Submission):
+        raise TypeError(f"a thread without its submission: {submissions!r}")
+    top = list(comments.children)
+    if submission.fullname == fullname:
+        return submission, submission, top
+    item = next((c for c in top if isinstance(c, Comment) and c.fullname == fullname), None)
+    replies = list(vars(item).get("_replies") or []) if item is not None else []
+    return item, submission, replies
+
+
+def _name(redditor: Any) -> str:
+    """A praw Redditor's name; "" for a deleted author (praw gives None)."""
+    return str(getattr(redditor, "name", "") or "")
 
 
 def _revision(native_id: str, item: Submission | Comment | None) -> Revision:

@@ -65,22 +65,24 @@ class _Instance:
         *,
         missing_ok: bool = False,
         reserve: float = 0.0,
+        write: bool = False,
     ) -> T | None:
         """Run one Mastodon.py request within this instance's budget; errors become ours.
 
         Mastodon.py's ``ratelimit_method="throw"`` raises only on a 429; it does not stop
         when ``x-ratelimit-remaining`` reaches 0. So a spent budget (less ``reserve``, a
         share kept for others) is checked here first and answered without a request.
-        ``missing_ok``: a 404 returns None. Every request here is a read, so one that met a
-        kept-alive connection the server had closed silently is sent again at once (on a
-        fresh connection: the pool dropped the dead one); that is no failure.
+        ``missing_ok``: a 404 returns None. A read that met a kept-alive connection the
+        server had closed silently is sent again at once (on a fresh connection: the pool
+        dropped the dead one); that is no failure. A ``write`` is never sent twice: the
+        server may have acted on it before the connection broke.
         """
         self._check_budget(key, reserve=reserve)
         try:
             try:
                 return request()
             except MastodonNetworkError as exc:
-                if DROPPED_CONNECTION not in str(exc):
+                if write or DROPPED_CONNECTION not in str(exc):
                     raise
                 LOGGER.debug("mastodon %s: %s dropped a kept-alive connection", key, self.host)
                 return request()
@@ -156,7 +158,11 @@ class _Instance:
                 f"mastodon {key}: could not read the server version of {host}: {exc}"
             )
         if status is not None:
-            return ConnectorError(f"mastodon {key}: {host} refused the request (HTTP {status})")
+            said = error_text(exc)
+            return ConnectorError(
+                f"mastodon {key}: {host} refused the request (HTTP {status}"
+                + (f": {said})" if said else ")")
+            )
         return ConnectorError(f"mastodon {key}: {exc}")
 
 
@@ -166,6 +172,13 @@ def _seconds_until(reset: Any) -> float | None:
         return None
     left = float(reset) - time.time()
     return max(1.0, left) if left > 0 else None
+
+
+def error_text(exc: BaseException | None) -> str:
+    """The ``error`` text the server sent with an API error ("" if none), one line, short."""
+    if not isinstance(exc, MastodonAPIError) or len(exc.args) < 4:
+        return ""
+    return " ".join(str(exc.args[3] or "").split())[:300]
 
 
 def _status_code(exc: BaseException | None) -> int | None:

@@ -1,6 +1,7 @@
 """Mastodon connector: hashtag timelines (on one or more instances), mentions of the brand
 account, statuses of chosen accounts and full-text search, polled with ``min_id`` or fed by
-the streaming API, plus re-reading of stored statuses for edits and deletions.
+the streaming API, plus re-reading of stored statuses for edits and deletions, and replies
+from the account of ``access_token`` (replies.py).
 
 Every request goes through Mastodon.py, one client per instance, and every library error is
 translated once, in ``_Instance.call`` (client.py), into connectors.errors' ConnectorError tree.
@@ -18,7 +19,18 @@ from typing import Any, ClassVar
 from mastodon import Mastodon, StreamListener
 from pydantic import BaseModel
 
-from connectors.base import Batch, Mention, Revision, Skipped, Source, Watch
+from connectors.base import (
+    Batch,
+    Mention,
+    Outgoing,
+    Posted,
+    ReplyTarget,
+    Revision,
+    Skipped,
+    Source,
+    TargetState,
+    Watch,
+)
 from connectors.errors import ConnectorError
 from connectors.listening import listening_since, started_at
 from connectors.mastodon.client import _Instance, _new_client
@@ -31,6 +43,7 @@ from connectors.mastodon.parse import (
 )
 from connectors.mastodon.polling import _Poller, _Target
 from connectors.mastodon.refresh import _StatusIndex
+from connectors.mastodon.replies import _Replies
 from connectors.mastodon.settings import InstanceSettings, MastodonSettings
 from connectors.mastodon.stream import STREAM_READ_TIMEOUT_SECONDS, _Stream
 from connectors.mastodon.threads import _Threads
@@ -69,6 +82,7 @@ class MastodonConnector:
         self._poller = _Poller(settings.page_size)
         self._index = _StatusIndex(self._instances, self.instance)
         self._threads = _Threads(self._index)
+        self._replies = _Replies(self._instances[self.instance])
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._closed = False
         # Search that never finds what the timelines show is reported once (_check_search).
@@ -266,6 +280,20 @@ class MastodonConnector:
         ``locators`` (``host/local id``, as fetch set them) say where each was read.
         """
         return self._index.refresh(native_ids, locators=locators or {})
+
+    # -- replies --------------------------------------------------------------------------
+
+    def reply_account(self) -> str:
+        """``@user@instance``: the owner of ``access_token`` posts the replies."""
+        return self._replies.account()[1]
+
+    def inspect(self, target: ReplyTarget) -> TargetState:
+        """Whether the target still exists, and the account's replies to it (replies.py)."""
+        return self._replies.inspect(target)
+
+    def reply(self, outgoing: Outgoing) -> Posted:
+        """Post ``outgoing`` on the own instance, once per Idempotency-Key (replies.py)."""
+        return self._replies.reply(outgoing)
 
     # -- streaming ------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Self
@@ -66,6 +68,19 @@ class _Undrained:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def drop_connection(environ: dict[str, Any]) -> None:
+    """Close the connection of the request being answered, before any answer is sent.
+
+    The client sees the server go away mid-request (as when it crashes after acting on the
+    request): it cannot tell whether the request took effect. werkzeug's attempt to write
+    the answer afterwards fails quietly (a dropped connection is no server error).
+    """
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
 
 
 class LocalServer:

@@ -2,13 +2,17 @@
 
 It serves the read endpoints a listener needs (hashtag timeline, notifications, single
 statuses and notifications, account lookup and statuses, search, credentials, instance
-info) with Mastodon's paging (``max_id`` / ``since_id`` / ``min_id`` / ``limit`` and
-optional ``Link`` headers), rate-limit headers and bearer-token check, shaped after
+info) and posting a status as the token's owner (``POST /api/v1/statuses``: replies,
+visibility, the ``Idempotency-Key`` header kept ``idempotency_seconds``), with
+Mastodon's paging (``max_id`` / ``since_id`` / ``min_id`` / ``limit`` and optional
+``Link`` headers), rate-limit headers and bearer-token check, shaped after
 responses recorded from a real Mastodon 4.6 server; a minimal server-sent-events
 streaming API (health, hashtag and user streams); and scenario controls for tests:
 scripted failures (status codes, slow answers, broken JSON, an exhausted rate limit, a
-revoked token), a seeded random fault injector, edits, deletions, and federation of a
-status to a second fake.
+revoked token), a seeded random fault injector, edits, deletions, federation of a
+status to a second fake, and for posts: failing them (``fail_next_posts``, nothing
+posted) or dropping the connection once the status is posted (``drop_next_posts``).
+A direct status is visible only to its author and the accounts it mentions.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from social_crm.demo.servers.local import LocalServer
+from social_crm.demo.servers.local import LocalServer, drop_connection
 
 JSON = dict[str, Any]
 
@@ -42,12 +46,17 @@ MAX_LIMIT = 40
 RATELIMIT_PERIOD_SECONDS = 300
 FAULT_KINDS = ("429", "500", "json", "slow")  # what the random fault injector chooses from
 STREAMING_PREFIX = "/api/v1/streaming"
+STATUSES_PATH = "/api/v1/statuses"
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+MAX_CHARACTERS = 500  # what the instance info advertises
+IDEMPOTENCY_SECONDS = 3600.0  # how long Mastodon keeps an Idempotency-Key
+REPLY_NOT_FOUND = "The post you are trying to reply to does not appear to exist."
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Hashtags, mentions and links in posted text, as Mastodon's own formatter finds them.
 _TOKEN = re.compile(
     r"(?P<url>https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'])"
-    r"|(?<![\w/@])@(?P<mention>\w+(?:@[\w.-]+\w)?)"
+    r"|(?<![\w/@])@(?P<mention>\w+(?:@[\w.-]+\w(?::\d+)?)?)"
     r"|(?<![\w/&])#(?P<tag>\w*[^\W\d]\w*)"
 )
 
@@ -76,6 +85,7 @@ class _Fault:
     kind: str  # "status", "json" or "slow"
     count: int
     path: str | None  # a path prefix, None: any API request
+    method: str | None = None  # only requests with this method; None: any
     status: int = 500
     seconds: float = 0.0
     reset_in: float | None = 1.0  # 429 only; None: a proxy's 429, no rate-limit headers
@@ -172,6 +182,7 @@ class FakeMastodon:
         fault_rate: float = 0.0,
         seed: int = 0,
         heartbeat_seconds: float = 0.2,
+        idempotency_seconds: float = IDEMPOTENCY_SECONDS,
     ) -> None:
         self.access_token = access_token
         self.owner = owner
@@ -181,6 +192,7 @@ class FakeMastodon:
         self.streaming_enabled = streaming  # False: every streaming endpoint answers 404
         self.search_enabled = search  # False: /api/v2/search answers 404, as on servers without it
         self.heartbeat_seconds = heartbeat_seconds  # how often streams send a comment line
+        self.idempotency_seconds = idempotency_seconds  # how long an Idempotency-Key holds
         self.ignore_types_filter = False  # True: notifications of every type, whatever is asked
         # The streaming URL the instance info advertises (None: this server's own), e.g. a
         # wss:// one that this plain-http server cannot serve.
@@ -197,6 +209,10 @@ class FakeMastodon:
         self._requests: list[RecordedRequest] = []
         self._subscribers: list[_Subscriber] = []
         self._faults: list[_Fault] = []
+        self._drops = 0  # posts still to answer by dropping the connection
+        # (account id, Idempotency-Key) -> (status id, when it expires on time.monotonic())
+        self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self._posted: list[str] = []  # ids of the statuses posted through the API
         self._injected: list[InjectedFault] = []
         self._fault_rate = 0.0
         self._fault_kinds: tuple[str, ...] = FAULT_KINDS
@@ -211,6 +227,7 @@ class FakeMastodon:
                 Rule("/api/v1/timelines/tag/<tag>", endpoint="tag_timeline"),
                 Rule("/api/v1/notifications", endpoint="notifications"),
                 Rule("/api/v1/notifications/<id>", endpoint="notification"),
+                Rule(STATUSES_PATH, endpoint="statuses"),
                 Rule("/api/v1/statuses/<id>", endpoint="status"),
                 Rule("/api/v1/statuses/<id>/context", endpoint="status_context"),
                 Rule("/api/v1/accounts/verify_credentials", endpoint="verify_credentials"),
@@ -249,6 +266,9 @@ class FakeMastodon:
             self._issued.clear()
             self._requests.clear()
             self._faults.clear()
+            self._drops = 0
+            self._idempotency.clear()
+            self._posted.clear()
             self._injected.clear()
             self._fault_rate = 0.0
             self._revoked = False
@@ -330,15 +350,36 @@ class FakeMastodon:
         *,
         count: int = 1,
         path: str | None = None,
+        method: str | None = None,
         reset_in: float | None = 1.0,
     ) -> None:
-        """Answer the next ``count`` API requests (under ``path``, if given) with ``status``.
+        """Answer the next ``count`` API requests (under ``path``, with ``method``, if given)
+        with ``status``.
 
         A 429 carries Mastodon's rate-limit headers (none left, the window resets in
         ``reset_in`` seconds); with ``reset_in=None`` it is a reverse proxy's bare 429.
         """
         with self._lock:
-            self._faults.append(_Fault("status", count, path, status=status, reset_in=reset_in))
+            self._faults.append(
+                _Fault("status", count, path, method=method, status=status, reset_in=reset_in)
+            )
+
+    def fail_next_posts(self, status: int = 500, *, count: int = 1) -> None:
+        """Answer the next ``count`` status posts with ``status``: nothing is posted."""
+        self.fail_next(status, count=count, path=STATUSES_PATH, method="POST")
+
+    def drop_next_posts(self, *, count: int = 1) -> None:
+        """Post the next ``count`` statuses, then close each connection without an answer:
+        the client cannot tell whether its status was posted."""
+        with self._lock:
+            self._drops += count
+
+    @property
+    def posted(self) -> list[str]:
+        """The ids of the statuses posted through the API, oldest first (a post answered
+        from its Idempotency-Key adds none)."""
+        with self._lock:
+            return list(self._posted)
 
     def slow_next(self, seconds: float, *, count: int = 1, path: str | None = None) -> None:
         """Delay the next ``count`` API answers (under ``path``) by ``seconds`` each."""
@@ -682,6 +723,19 @@ class FakeMastodon:
             raise KeyError(f"no account {acct!r}; add it with add_account()")
         return self._accounts[account_id]
 
+    def _local_acct(self, acct: str) -> str:
+        """An acct as this server keys it: lower case, its own domain dropped."""
+        acct = acct.lstrip("@").lower()
+        suffix = f"@{self.host}".lower()
+        return acct[: -len(suffix)] if acct.endswith(suffix) else acct
+
+    def _visible_to(self, status: _Status, viewer: str | None) -> bool:
+        """Whether ``viewer`` (an account id; None: anonymous) may read ``status``: a direct
+        one only its author and the accounts it mentions."""
+        if status.visibility != "direct":
+            return True
+        return viewer is not None and (viewer == status.account_id or viewer in status.mentions)
+
     def _status(self, status_id: str) -> _Status:
         try:
             return self._statuses[status_id]
@@ -732,7 +786,7 @@ class FakeMastodon:
                         f'class="mention hashtag" rel="tag">#<span>{_escape(name)}</span></a>'
                     )
                 else:
-                    account_id = self._by_acct.get(match.group("mention").lower())
+                    account_id = self._by_acct.get(self._local_acct(match.group("mention")))
                     if account_id is None:
                         out.append(_escape(match.group(0)))
                         continue
@@ -966,7 +1020,7 @@ class FakeMastodon:
             "configuration": {
                 "accounts": {"max_featured_tags": 10},
                 "statuses": {
-                    "max_characters": 500,
+                    "max_characters": MAX_CHARACTERS,
                     "max_media_attachments": 4,
                     "characters_reserved_per_url": 23,
                 },
@@ -998,7 +1052,7 @@ class FakeMastodon:
                 "urls": {"streaming": self.streaming_url or f"ws://{self.host}", "status": None},
                 "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
                 "statuses": {
-                    "max_characters": 500,
+                    "max_characters": MAX_CHARACTERS,
                     "max_media_attachments": 4,
                     "characters_reserved_per_url": 23,
                 },
@@ -1032,7 +1086,7 @@ class FakeMastodon:
             self._requests.append(
                 RecordedRequest(request.method, request.path, request.args.to_dict(flat=False))
             )
-            fault = None if streaming else self._take_fault(request.path)
+            fault = None if streaming else self._take_fault(request.path, request.method)
             # The budget is charged on arrival, so a slow answer cannot charge a later test.
             charged = not streaming and (fault is None or fault.kind != "status")
             over = charged and self._over_ratelimit()
@@ -1052,12 +1106,20 @@ class FakeMastodon:
                 if fault is not None and fault.kind == "json":
                     body = response.get_data()
                     response.set_data(body[: max(1, len(body) // 2)])
+            posted = request.method == "POST" and request.path == STATUSES_PATH
+            drop = posted and response.status_code == 200 and self._drops > 0
+            if drop:
+                self._drops -= 1
+        if drop:
+            drop_connection(environ)  # the answer below then meets a closed connection
         return response(environ, start_response)
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str, method: str) -> _Fault | None:
         """The fault to serve for this request, if any: scripted ones first, then random."""
         for fault in self._faults:
-            if fault.path is None or path.startswith(fault.path):
+            if (fault.path is None or path.startswith(fault.path)) and (
+                fault.method is None or fault.method == method
+            ):
                 fault.count -= 1
                 if fault.count <= 0:
                     self._faults.remove(fault)
@@ -1110,7 +1172,10 @@ class FakeMastodon:
             return _json_response({"error": "Record not found"}, 404)
         except HTTPException as exc:  # e.g. 405 for a POST to a GET route
             return _json_response({"error": exc.name}, exc.code or 500)
-        if request.method not in {"GET", "HEAD"}:
+        posting = request.method == "POST" and endpoint == "statuses"
+        if request.method not in {"GET", "HEAD"} and not posting:
+            return _json_response({"error": "Record not found"}, 404)
+        if endpoint == "statuses" and not posting:
             return _json_response({"error": "Record not found"}, 404)
         if endpoint.startswith("stream_") and not self.streaming_enabled:
             return _json_response({"error": "Not Found"}, 404)
@@ -1119,6 +1184,8 @@ class FakeMastodon:
         viewer, failure = self._authenticate(request, required=endpoint in _NEEDS_TOKEN)
         if failure is not None:
             return failure
+        if posting:
+            return self._post_status(request, viewer=viewer)
         handler: Callable[..., Response] = getattr(self, f"_get_{endpoint}")
         return handler(request, viewer=viewer, **values)
 
@@ -1209,27 +1276,67 @@ class FakeMastodon:
 
     def _get_status(self, request: Request, *, viewer: str | None, id: str) -> Response:
         status = self._statuses.get(id)
-        if status is None or status.visibility == "direct":
+        if status is None or not self._visible_to(status, viewer):
             return _json_response({"error": "Record not found"}, 404)
         return _json_response(self._status_json(status, viewer=viewer))
 
     def _get_status_context(self, request: Request, *, viewer: str | None, id: str) -> Response:
-        """The statuses a status replies to, oldest first, up to one that is not visible."""
+        """The statuses a status replies to, oldest first, up to one that is not visible, and
+        the visible replies to it and to them, in id order."""
         status = self._statuses.get(id)
-        if status is None or status.visibility == "direct":
+        if status is None or not self._visible_to(status, viewer):
             return _json_response({"error": "Record not found"}, 404)
         ancestors: list[_Status] = []
         parent = self._statuses.get(status.in_reply_to_id or "")
-        while parent is not None and parent.visibility != "direct":
+        while parent is not None and self._visible_to(parent, viewer):
             ancestors.insert(0, parent)
             parent = self._statuses.get(parent.in_reply_to_id or "")
-        descendants = [s for s in self._statuses.values() if s.in_reply_to_id == id]
+        thread = {id}
+        descendants = []
+        for candidate in self._statuses.values():  # id order: a reply comes after its parent
+            if candidate.in_reply_to_id in thread and self._visible_to(candidate, viewer):
+                thread.add(candidate.id)
+                descendants.append(candidate)
         return _json_response(
             {
                 "ancestors": [self._status_json(s, viewer=viewer) for s in ancestors],
                 "descendants": [self._status_json(s, viewer=viewer) for s in descendants],
             }
         )
+
+    def _post_status(self, request: Request, *, viewer: str | None) -> Response:
+        """``POST /api/v1/statuses`` as the token's owner; a known Idempotency-Key answers
+        the status it posted before (until the key expires) and posts nothing."""
+        params = request.get_json(silent=True) if request.is_json else request.form
+        params = params if isinstance(params, dict) else request.form.to_dict()
+        owner = self._accounts[viewer or self._owner_id()]
+        key = request.headers.get("Idempotency-Key")
+        now = time.monotonic()
+        if key:
+            known = self._idempotency.get((owner.id, key))
+            if known is not None and known[1] > now and known[0] in self._statuses:
+                return _json_response(self._status_json(self._statuses[known[0]], viewer=owner.id))
+        text = str(params.get("status") or "")
+        visibility = str(params.get("visibility") or "public")
+        failure = _status_failure(text, visibility)
+        if failure is not None:
+            return _json_response({"error": failure}, 422)
+        parent_id = params.get("in_reply_to_id") or None
+        if parent_id is not None:
+            parent = self._statuses.get(str(parent_id))
+            if parent is None or parent.reblog_of_id or not self._visible_to(parent, owner.id):
+                return _json_response({"error": REPLY_NOT_FOUND}, 404)
+        status_id = self.post(
+            owner.username,
+            text,
+            in_reply_to=str(parent_id) if parent_id is not None else None,
+            visibility=visibility,
+            language=str(params.get("language") or "en"),
+        )
+        self._posted.append(status_id)
+        if key:
+            self._idempotency[(owner.id, key)] = (status_id, now + self.idempotency_seconds)
+        return _json_response(self._status_json(self._statuses[status_id], viewer=owner.id))
 
     def _get_verify_credentials(self, request: Request, *, viewer: str | None) -> Response:
         account = self._accounts[self._owner_id()]
@@ -1330,6 +1437,8 @@ class FakeMastodon:
         if kind in (None, "statuses") and q:
             if re.match(r"^https?://", q):
                 for status in self._statuses.values():
+                    if not self._visible_to(status, viewer):
+                        continue
                     body = self._status_json(status, viewer=None)
                     if status.reblog_of_id is None and q in {body["uri"], body["url"]}:
                         statuses = [status]
@@ -1426,6 +1535,7 @@ class FakeMastodon:
 
 _NEEDS_TOKEN = frozenset(
     {
+        "statuses",
         "notifications",
         "notification",
         "verify_credentials",
@@ -1433,6 +1543,17 @@ _NEEDS_TOKEN = frozenset(
         "stream_notifications",
     }
 )
+
+
+def _status_failure(text: str, visibility: str) -> str | None:
+    """Mastodon's validation error for a new status's text and visibility, if any."""
+    if visibility not in VISIBILITIES:
+        return "Validation failed: Visibility is not included in the list"
+    if not text.strip():
+        return "Validation failed: Text can't be blank"
+    if len(text) > MAX_CHARACTERS:
+        return f"Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"
+    return None
 
 
 def _paginate(items: list[tuple[str, Any]], request: Request, *, issued: set[str]) -> list[Any]:

@@ -2,19 +2,26 @@
 
 It answers the OAuth token endpoint, the subreddit ``new``, ``comments`` and ``search``
 listings (multireddits ``a+b+c`` included), site-wide ``/search``, the inbox's
-``/message/mentions`` and ``/api/info`` the way reddit.com does, so the real praw client
+``/message/mentions`` and ``/message/sent``, ``/api/info``, a submission's thread
+(``/comments/<id>``) and, for a password-grant user, replies (``POST /api/comment``) and
+private messages (``POST /api/compose``) the way reddit.com does, so the real praw client
 can be pointed at it with ``oauth_url=reddit_url=short_url=fake.url``. Items are built
 in code with the fields real Reddit sends; the listing order is publication order (ids
 are increasing base36 numbers shared by every kind). Deleted and removed items vanish
-from listings and search and show ``[deleted]``/``[removed]`` in ``/api/info``.
+from listings and search and show ``[deleted]``/``[removed]`` in ``/api/info``. A reply
+to a deleted item, or a removed comment, is refused with ``DELETED_LINK`` /
+``DELETED_COMMENT``, in a locked thread with ``THREAD_LOCKED`` and in an archived one
+with ``TOO_OLD``, in the ``json.errors`` list of a 200 answer as Reddit does.
 
 Scenario controls (all public, all cleared by ``reset()``) make it misbehave the way
 reddit.com does: ``fail_next`` (any status, 429 with ``retry-after`` or a spent window),
 ``delay_next`` (slower than the client's timeout), ``break_json_next``, ``expire_tokens``,
 ``set_rate_limit``, ``inject_faults`` (random faults from a seeded RNG) and
 ``on_api_request`` (a hook run before each API request is answered). Faults only ever
-replace or delay an answer: the fake's data changes only through its Python methods, so
-no fault can lose or duplicate an item.
+replace or delay an answer: no fault can lose or duplicate an item. Posts (replies and
+messages) have their own controls: ``fail_next_posts`` (an error status, nothing
+posted), ``ratelimit_next_posts`` (Reddit's ``RATELIMIT`` error) and ``drop_next_posts``
+(the post is made, then the connection is closed without an answer).
 """
 
 from __future__ import annotations
@@ -37,13 +44,16 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from social_crm.demo.servers.local import LocalServer
+from social_crm.demo.servers.local import LocalServer, drop_connection
 
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 MAX_INFO_IDS = 100
+MAX_THREAD_LIMIT = 500  # comments one thread read returns at most
+MAX_COMMENT_LENGTH = 10_000
+MAX_SUBJECT_LENGTH = 100
 SUBREDDIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 JSON_TYPE = "application/json; charset=UTF-8"
@@ -54,6 +64,43 @@ DELETED = "[deleted]"
 REMOVED = "[removed]"
 TRUE_VALUES = frozenset({"1", "true", "on", "yes"})
 FAULT_KINDS = ("429", "500", "broken_json", "slow")
+POST_ENDPOINTS = frozenset({"post_comment", "compose"})
+# The fields of the comment POST /api/comment answers with (praw's recorded test_reply).
+REPLY_FIELDS = (
+    "subreddit_id",
+    "banned_by",
+    "removal_reason",
+    "link_id",
+    "likes",
+    "replies",
+    "user_reports",
+    "saved",
+    "id",
+    "gilded",
+    "archived",
+    "report_reasons",
+    "author",
+    "parent_id",
+    "score",
+    "approved_by",
+    "controversiality",
+    "body",
+    "edited",
+    "author_flair_css_class",
+    "downs",
+    "body_html",
+    "stickied",
+    "subreddit",
+    "score_hidden",
+    "name",
+    "created",
+    "author_flair_text",
+    "created_utc",
+    "ups",
+    "mod_reports",
+    "num_reports",
+    "distinguished",
+)
 SITE = "https://www.reddit.com"
 _PROFILE_PATH = re.compile(
     r"^/user/[^/]+/about/?$"
@@ -73,6 +120,7 @@ HTTP_REASONS = {
 }
 
 RequestHook = Callable[[str, dict[str, str]], None]
+_DROP_ANSWER = "social_crm.fake_reddit.drop"  # environ key: close the connection unanswered
 
 
 def to_base36(number: int) -> str:
@@ -114,6 +162,8 @@ class _Post:
     edited: float | None = None
     deleted: bool = False  # by its author: author and selftext "[deleted]"
     removed: bool = False  # by moderators: selftext "[removed]"
+    locked: bool = False  # by moderators: no new comments anywhere in the thread
+    archived: bool = False  # too old: no new comments or votes
     kind_fields: dict[str, Any] = field(default_factory=dict)  # a link, gallery, poll, crosspost
 
     @property
@@ -141,6 +191,7 @@ class _Comment:
     edited: float | None = None
     deleted: bool = False  # by its author: author and body "[deleted]"
     removed: bool = False  # by moderators: body "[removed]", author hidden too
+    locked: bool = False  # by moderators: no replies to it
 
     @property
     def fullname(self) -> str:
@@ -153,6 +204,28 @@ class _Comment:
     @property
     def shown_author(self) -> str:
         return DELETED if (self.deleted or self.removed) else self.author
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A private message sent through ``POST /api/compose``."""
+
+    fullname: str  # t4_<base36>
+    author: str
+    dest: str
+    subject: str
+    body: str
+    created_utc: float
+
+
+@dataclass(slots=True)
+class _PostFault:
+    """What the next ``remaining`` posts meet: an error status, RATELIMIT, or a dropped answer."""
+
+    kind: str  # "status", "ratelimit" or "drop"
+    remaining: int
+    status: int = 500
+    seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -201,6 +274,8 @@ class _State:
     posts: list[_Post] = field(default_factory=list)
     comments: list[_Comment] = field(default_factory=list)
     by_fullname: dict[str, _Post | _Comment] = field(default_factory=dict)
+    messages: list[SentMessage] = field(default_factory=list)
+    post_faults: list[_PostFault] = field(default_factory=list)
     tokens: dict[str, _Token] = field(default_factory=dict)
     served: list[ServedRequest] = field(default_factory=list)
     scenarios: list[_Scenario] = field(default_factory=list)
@@ -243,6 +318,12 @@ class FakeReddit:
                 Rule("/r/<subreddits>/search/", endpoint="search", methods=["GET"]),
                 Rule("/search/", endpoint="search", methods=["GET"]),
                 Rule("/message/mentions/", endpoint="mentions", methods=["GET"]),
+                Rule("/message/sent/", endpoint="sent", methods=["GET"]),
+                Rule("/comments/<article>/", endpoint="thread", methods=["GET"]),
+                Rule("/comments/<article>/<slug>/", endpoint="thread", methods=["GET"]),
+                Rule("/comments/<article>/<slug>/<comment>/", endpoint="thread", methods=["GET"]),
+                Rule("/api/comment/", endpoint="post_comment", methods=["POST"]),
+                Rule("/api/compose/", endpoint="compose", methods=["POST"]),
                 Rule("/api/info/", endpoint="info", methods=["GET"]),
                 Rule("/user/<name>/about/", endpoint="about", methods=["GET"]),
             ],
@@ -389,6 +470,26 @@ class FakeReddit:
         """Call ``hook(path, query)`` before answering each API request (None: stop)."""
         with self._lock:
             self._state.hook = hook
+
+    def fail_next_posts(self, status: int = 500, *, count: int = 1) -> None:
+        """Answer the next ``count`` replies or messages with ``status``; nothing is posted."""
+        self._schedule_post(_PostFault("status", _count(count), status=status))
+
+    def ratelimit_next_posts(self, seconds: float, *, count: int = 1) -> None:
+        """Refuse the next ``count`` posts with Reddit's ``RATELIMIT`` error ("take a break
+        for N minutes/seconds"); nothing is posted."""
+        if seconds < 0:
+            raise ValueError("a wait cannot be negative")
+        self._schedule_post(_PostFault("ratelimit", _count(count), seconds=seconds))
+
+    def drop_next_posts(self, *, count: int = 1) -> None:
+        """Make the next ``count`` posts, then close each connection without an answer: the
+        client cannot tell whether it was posted."""
+        self._schedule_post(_PostFault("drop", _count(count)))
+
+    def _schedule_post(self, fault: _PostFault) -> None:
+        with self._lock:
+            self._state.post_faults.append(fault)
 
     def _schedule(self, scenario: _Scenario) -> None:
         with self._lock:
@@ -586,6 +687,28 @@ class FakeReddit:
         with self._lock:
             self._existing(fullname).removed = True
 
+    def lock(self, fullname: str) -> None:
+        """Lock a submission (its whole thread) or one comment as a moderator: no replies."""
+        with self._lock:
+            self._existing(fullname).locked = True
+
+    def archive(self, fullname: str) -> None:
+        """Archive the thread of a submission or comment, as Reddit does to old threads."""
+        with self._lock:
+            item = self._existing(fullname)
+            (item if isinstance(item, _Post) else item.post).archived = True
+
+    def comments_by(self, author: str) -> list[str]:
+        """The fullnames of every comment ``author`` wrote (gone ones too), oldest first."""
+        with self._lock:
+            return [c.fullname for c in self._state.comments if c.author.lower() == author.lower()]
+
+    @property
+    def messages(self) -> list[SentMessage]:
+        """Every private message sent through the API, oldest first."""
+        with self._lock:
+            return list(self._state.messages)
+
     def _existing(self, fullname: str) -> _Post | _Comment:
         item = self._state.by_fullname.get(fullname)
         if item is None:
@@ -622,6 +745,8 @@ class FakeReddit:
                     status=response.status_code,
                 )
             )
+        if environ.get(_DROP_ANSWER):
+            drop_connection(environ)  # the answer below then meets a closed connection
         return response(environ, start_response)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -671,6 +796,12 @@ class FakeReddit:
             return self._mentions(request, user)
         if endpoint == "about":
             return self._about(request, values["name"])
+        if endpoint == "thread":
+            return self._thread(request, values["article"], values.get("comment"))
+        if endpoint == "sent":
+            return self._sent(request, user)
+        if endpoint in POST_ENDPOINTS:
+            return self._post(request, endpoint, user)
         return self._info(request)
 
     def _next_scenario(self) -> _Scenario | None:
@@ -821,6 +952,178 @@ class FakeReddit:
         body = _listing_body(children, after=None, before=None)
         return self._answer(request, body)
 
+    def _thread(self, request: Request, article: str, comment: str | None) -> Response:
+        """A submission and its comment tree (``[Listing(t3), Listing(t1...)]``), newest first
+        with ``sort=new``; ``comment`` (or ``?comment=``) focuses on that comment's subtree.
+
+        ``depth`` cuts the tree (a ``more`` stub stands for what is left out), ``limit`` the
+        comments listed at the top level.
+        """
+        focus = request.args.get("comment") or comment
+        depth = _int(request.args.get("depth"))
+        limit = min(_int(request.args.get("limit")) or MAX_THREAD_LIMIT, MAX_THREAD_LIMIT)
+        newest_first = request.args.get("sort") == "new"
+        site = request.host_url.rstrip("/")
+        with self._lock:
+            post = self._state.by_fullname.get(f"t3_{article}")
+            if not isinstance(post, _Post):
+                return self._api_error(404)
+            if focus:
+                target = self._state.by_fullname.get(f"t1_{focus}")
+                top = [target] if isinstance(target, _Comment) and target.post is post else []
+            else:
+                top = self._children(post.fullname)
+            top = sorted(top, key=lambda c: c.number, reverse=newest_first)
+            children = self._tree(
+                top[:limit], site, level=0, depth=depth, newest_first=newest_first
+            )
+            if len(top) > limit:
+                children.append(_more(post.fullname, top[limit:], level=0))
+            body = [
+                _listing_body(
+                    [{"kind": "t3", "data": self._post_data(post, site)}], after=None, before=None
+                ),
+                _listing_body(children, after=None, before=None),
+            ]
+        return self._answer(request, body)
+
+    def _children(self, parent: str) -> list[_Comment]:
+        return [c for c in self._state.comments if c.parent == parent]
+
+    def _tree(
+        self,
+        comments: Sequence[_Comment],
+        site: str,
+        *,
+        level: int,
+        depth: int | None,
+        newest_first: bool,
+    ) -> list[dict[str, Any]]:
+        """Comments with their replies nested as listings, ``depth`` levels deep at most."""
+        out = []
+        for comment in comments:
+            data = self._comment_data(comment, site)
+            data["depth"] = level
+            replies = sorted(
+                self._children(comment.fullname), key=lambda c: c.number, reverse=newest_first
+            )
+            if replies and (depth is None or level + 1 < depth):
+                nested = self._tree(
+                    replies, site, level=level + 1, depth=depth, newest_first=newest_first
+                )
+                data["replies"] = _listing_body(nested, after=None, before=None)
+            elif replies:
+                more = [_more(comment.fullname, replies, level=level + 1)]
+                data["replies"] = _listing_body(more, after=None, before=None)
+            out.append({"kind": "t1", "data": data})
+        return out
+
+    def _sent(self, request: Request, user: str | None) -> Response:
+        """``/message/sent``: the password-grant user's private messages, newest first."""
+        if user is None:
+            return self._api_error(403)
+        limit = _limit(request.args.get("limit"))
+        after = request.args.get("after")
+        with self._lock:
+            mine = [m for m in self._state.messages if m.author.lower() == user.lower()][::-1]
+        if after:
+            names = [m.fullname for m in mine]
+            mine = mine[names.index(after) + 1 :] if after in names else []
+        page = mine[:limit]
+        body = _listing_body(
+            [{"kind": "t4", "data": _message_data(m)} for m in page],
+            after=page[-1].fullname if len(mine) > limit else None,
+            before=None,
+        )
+        return self._answer(request, body)
+
+    def _post(self, request: Request, endpoint: str, user: str | None) -> Response:
+        """A reply or private message from the password-grant user, past any post fault."""
+        if user is None:
+            return self._api_error(403)  # an app-only token may not post
+        with self._lock:
+            faults = self._state.post_faults
+            fault = faults[0] if faults else None
+            if fault is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    faults.pop(0)
+        if fault is not None and fault.kind == "status":
+            return self._api_error(fault.status)
+        if fault is not None and fault.kind == "ratelimit":
+            return self._api_response(_ratelimit_body(fault.seconds))
+        form = request.form
+        with self._lock:
+            if endpoint == "post_comment":
+                body = self._post_comment(
+                    form.get("thing_id", ""), form.get("text", ""), user, request
+                )
+            else:
+                body = self._compose(
+                    form.get("to", ""), form.get("subject", ""), form.get("text", ""), user
+                )
+        if fault is not None and fault.kind == "drop":
+            request.environ[_DROP_ANSWER] = True
+        return self._answer(request, body)
+
+    def _post_comment(
+        self, thing_id: str, text: str, user: str, request: Request
+    ) -> dict[str, Any]:
+        """``POST /api/comment``: the new comment, or Reddit's errors for the parent and text."""
+        parent = self._state.by_fullname.get(thing_id)
+        errors: list[list[str]] = []
+        if parent is None:
+            errors.append(["NO_THING_ID", "id not specified", "parent"])
+        elif isinstance(parent, _Post) and parent.deleted:
+            errors.append(
+                ["DELETED_LINK", "the link you are commenting on has been deleted", "parent"]
+            )
+        elif isinstance(parent, _Comment) and not parent.visible:
+            errors.append(["DELETED_COMMENT", "that comment has been deleted", "parent"])
+        else:
+            post = parent if isinstance(parent, _Post) else parent.post
+            if post.archived:
+                errors.append(
+                    [
+                        "TOO_OLD",
+                        "that's a piece of history now; it's too late to reply to it",
+                        "parent",
+                    ]
+                )
+            elif post.locked or parent.locked:
+                errors.append(["THREAD_LOCKED", "Comments are locked.", "parent"])
+        errors.extend(_text_errors(text, "text", MAX_COMMENT_LENGTH))
+        if errors:
+            return {"json": {"errors": errors}}
+        fullname = self.comment(thing_id, author=user, body=text)
+        comment = self._state.by_fullname[fullname]
+        full = self._comment_data(comment, request.host_url.rstrip("/"))
+        data = {key: full.get(key) for key in REPLY_FIELDS}
+        return {"json": {"errors": [], "data": {"things": [{"kind": "t1", "data": data}]}}}
+
+    def _compose(self, to: str, subject: str, text: str, user: str) -> dict[str, Any]:
+        """``POST /api/compose``: a private message to a user, or Reddit's errors."""
+        errors: list[list[str]] = []
+        name = re.sub(r"^/?u/", "", to)
+        if name.lower() not in self._state.accounts:
+            errors.append(["USER_DOESNT_EXIST", "that user doesn't exist", "to"])
+        if not subject.strip():
+            errors.append(["NO_SUBJECT", "please enter a subject", "subject"])
+        errors.extend(_text_errors(subject, "subject", MAX_SUBJECT_LENGTH, required=False))
+        errors.extend(_text_errors(text, "text", MAX_COMMENT_LENGTH))
+        if errors:
+            return {"json": {"errors": errors}}
+        message = SentMessage(
+            fullname=f"t4_{to_base36(self._take_number())}",
+            author=user,
+            dest=name,
+            subject=subject,
+            body=text,
+            created_utc=_timestamp(None),
+        )
+        self._state.messages.append(message)
+        return {"json": {"errors": []}}
+
     def _paged(
         self,
         request: Request,
@@ -855,7 +1158,7 @@ class FakeReddit:
         )
         return self._answer(request, body)
 
-    def _answer(self, request: Request, body: dict[str, Any]) -> Response:
+    def _answer(self, request: Request, body: Any) -> Response:
         if request.args.get("raw_json") != "1":
             body = _legacy_escape(body)
         return self._api_response(body)
@@ -934,7 +1237,7 @@ class FakeReddit:
             "suggested_sort": None,
             "banned_at_utc": None,
             "view_count": None,
-            "archived": False,
+            "archived": post.archived,
             "no_follow": True,
             "is_crosspostable": False,
             "pinned": False,
@@ -944,7 +1247,7 @@ class FakeReddit:
             "media_only": False,
             "can_gild": False,
             "spoiler": False,
-            "locked": False,
+            "locked": post.locked,
             "author_flair_text": None,
             "treatment_tags": [],
             "visited": False,
@@ -1006,7 +1309,7 @@ class FakeReddit:
             "banned_at_utc": None,
             "mod_reason_title": None,
             "gilded": 0,
-            "archived": False,
+            "archived": post.archived,
             "collapsed_reason_code": None,
             "no_follow": True,
             "author": comment.shown_author,
@@ -1054,7 +1357,7 @@ class FakeReddit:
             "created_utc": comment.created_utc,
             "awarders": [],
             "all_awardings": [],
-            "locked": False,
+            "locked": comment.locked,
             "author_flair_background_color": None,
             "collapsed_because_crowd_control": None,
             "mod_reports": [],
@@ -1290,6 +1593,73 @@ def _listing_body(
             "before": before,
         },
     }
+
+
+def _more(parent: str, left_out: Sequence[_Comment], *, level: int) -> dict[str, Any]:
+    """The ``more`` stub Reddit puts where comments of a thread were left out."""
+    ids = [to_base36(c.number) for c in left_out]
+    return {
+        "kind": "more",
+        "data": {
+            "count": len(ids),
+            "name": f"t1_{ids[0]}",
+            "id": ids[0],
+            "parent_id": parent,
+            "depth": level,
+            "children": ids,
+        },
+    }
+
+
+def _message_data(message: SentMessage) -> dict[str, Any]:
+    """A private message as ``/message/sent`` lists it (praw's recorded test_sent)."""
+    return {
+        "body": message.body,
+        "was_comment": False,
+        "first_message": None,
+        "name": message.fullname,
+        "first_message_name": None,
+        "created": message.created_utc,
+        "dest": message.dest,
+        "author": message.author,
+        "created_utc": message.created_utc,
+        "body_html": _markdown_html(message.body, self_post=True),
+        "subreddit": None,
+        "parent_id": None,
+        "context": "",
+        "replies": "",
+        "id": message.fullname.partition("_")[2],
+        "new": False,
+        "distinguished": None,
+        "subject": message.subject,
+    }
+
+
+def _ratelimit_body(seconds: float) -> dict[str, Any]:
+    """Reddit's answer to a post made too soon after the last ones."""
+    wait = (
+        f"{math.ceil(seconds / 60)} minutes" if seconds >= 60 else f"{math.ceil(seconds)} seconds"
+    )
+    message = (
+        f"Looks like you've been doing that a lot. Take a break for {wait} before trying again."
+    )
+    return {"json": {"ratelimit": float(seconds), "errors": [["RATELIMIT", message, "ratelimit"]]}}
+
+
+def _text_errors(
+    text: str, field_name: str, maximum: int, *, required: bool = True
+) -> list[list[str]]:
+    """Reddit's errors for an empty or overlong form field."""
+    if required and not text.strip():
+        return [["NO_TEXT", "we need something here", field_name]]
+    if len(text) > maximum:
+        return [["TOO_LONG", f"this is too long (max: {maximum})", field_name]]
+    return []
+
+
+def _int(raw: str | None) -> int | None:
+    """A positive integer query parameter; None when absent or not one."""
+    return int(raw) if raw and raw.isdigit() and int(raw) > 0 else None
 
 
 def _count(count: int) -> int:
