@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from connectors.base import Outgoing, Posted, ReplyTarget, TargetState
 
@@ -25,6 +26,7 @@ class ScriptedReplies:
     after_posting: list[BaseException] = field(default_factory=list)
     posted: list[Outgoing] = field(default_factory=list)  # every reply() that posted
     inspected: list[ReplyTarget] = field(default_factory=list)
+    clock: Callable[[], datetime] | None = None  # when the network says a reply was posted
 
     def reply_account(self) -> str:
         return self.account
@@ -45,7 +47,7 @@ class ScriptedReplies:
             url=f"https://www.reddit.com/r/brewly/comments/{outgoing.target.thread_id}/_/reply{number}",
             # The network puts the author's handle in front of a reply, as Mastodon does.
             text=f"@{outgoing.target.author_handle} {outgoing.text}",
-            posted_at=datetime.now(UTC),
+            posted_at=self.clock() if self.clock else None,
             private=outgoing.private,
         )
         self.posted.append(outgoing)

@@ -190,7 +190,10 @@ def test_no_draft_for_the_brands_own_posts_opted_out_authors_or_old_mentions(
         db,
         (post("t3_own", author="brewly_support", text="We love Brewly"), HAPPY),
         (post("t3_out", author="olga", text="Love it"), HAPPY),
-        (post("t3_old", author="paul", text="Love it", created_at=POST_T0 - timedelta(days=9)), HAPPY),
+        (
+            post("t3_old", author="paul", text="Love it", created_at=POST_T0 - timedelta(days=9)),
+            HAPPY,
+        ),
         (post("t3_new", author="quinn", text="Love it"), HAPPY),
     )
     escalate(db)
