@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
 
 from social_crm.cli import render
 from social_crm.cli.common import ByOption, ConfigOption, database, settings, whoami
 from social_crm.cli.render import cell, when
 from social_crm.config import Situation
+from social_crm.db.base import utcnow
 from social_crm.engagement.enums import ReplyStatus
 
 if TYPE_CHECKING:
@@ -70,11 +72,20 @@ def replies_list(
 
 def _status(reply: ReplySummary) -> str:
     """The status, and when a waiting reply can go or when a sent one went."""
-    if reply.status == ReplyStatus.APPROVED and reply.next_attempt_at is not None:
+    if _waits(reply):
         return f"{reply.status}\nnot before\n{when(reply.next_attempt_at)}"
     if reply.status == ReplyStatus.SENT:
         return f"{reply.status}\n{when(reply.sent_at)}"
     return reply.status
+
+
+def _waits(reply: ReplySummary) -> bool:
+    """Whether an approved reply may not go before a time still to come."""
+    return (
+        reply.status == ReplyStatus.APPROVED
+        and reply.next_attempt_at is not None
+        and reply.next_attempt_at > utcnow()
+    )
 
 
 @app.command("show")
@@ -86,6 +97,7 @@ def replies_show(reply_id: ReplyId, config: ConfigOption = None) -> None:
         detail = service.get_reply(session, reply_id)
     for line in _detail_lines(detail):
         render.console.print(line, highlight=False, soft_wrap=True)
+    _print_text(detail.outgoing_text or detail.summary.text)
     table = render.table("when", "who", "what", title="History", flexible="what")
     for step in detail.history:
         table.add_row(
@@ -122,7 +134,7 @@ def _detail_lines(detail: ReplyDetail) -> list[str]:
         lines.append(f"approved:   {when(reply.approved_at)} by {cell(reply.approved_by)}{also}")
     if detail.rejected_at:
         lines.append(f"rejected:   {when(detail.rejected_at)} by {cell(detail.rejected_by)}")
-    if reply.status == ReplyStatus.APPROVED and reply.next_attempt_at:
+    if _waits(reply):
         lines.append(f"next try:   not before {when(reply.next_attempt_at)}")
     if reply.reason:
         lines.append(f"reason:     {cell(reply.reason)}")
@@ -130,9 +142,17 @@ def _detail_lines(detail: ReplyDetail) -> list[str]:
         lines.append(f"sent:       {when(reply.sent_at)} as {cell(reply.account)}")
         lines.append(f"{INDENT}{cell(reply.posted_url)} ({cell(reply.posted_id)})")
     lines.append(f"attempts:   {detail.attempts}, key {cell(detail.idempotency_key)}")
-    lines.append("text:")
-    lines += [f"  {escape(line)}" for line in (detail.outgoing_text or reply.text).splitlines()]
     return lines
+
+
+def _print_text(text: str) -> None:
+    """A reply's text below its facts, indented, wrapped between words."""
+    render.console.print("text:")
+    for line in text.splitlines():
+        if not line.strip():
+            render.console.print()  # the blank line before a footer, say
+            continue
+        render.console.print(Padding(escape(line), (0, 0, 0, 2), expand=False), highlight=False)
 
 
 @app.command("draft")
@@ -188,8 +208,7 @@ def replies_draft(
         f"({drafted.language}) to {cell(drafted.network)}:{cell(drafted.handle)}",
         highlight=False,
     )
-    for line in drafted.text.splitlines():
-        render.console.print(f"  {escape(line)}", highlight=False)
+    _print_text(drafted.text)
 
 
 @app.command("edit")
@@ -233,10 +252,9 @@ def replies_approve(
             session, reply_id, by=who, config=engagement, resolve_alert=resolve_alert
         )
         resolves = reply.alert_id if reply.resolve_alert else None
-    also = f", and resolves alert {resolves}" if resolves else ""
+    then = f"sends it and resolves alert {resolves}" if resolves else "sends it at its next pass"
     render.console.print(
-        f"reply {reply_id} approved by {escape(who)}; the daemon sends it at its next pass{also}",
-        highlight=False,
+        f"reply {reply_id} approved by {escape(who)}; the daemon {then}", highlight=False
     )
 
 
@@ -328,10 +346,9 @@ def _dry_run(reply_id: int, config: Path | None) -> None:
         )
     lines.append(f"would go:   {'no: ' + cell(plan.holds) if plan.holds else 'yes'}")
     lines.append(f"key:        {cell(plan.outgoing.idempotency_key)}")
-    lines.append("text:")
-    lines += [f"  {escape(line)}" for line in plan.outgoing.text.splitlines()]
     for line in lines:
         render.console.print(line, highlight=False, soft_wrap=True)
+    _print_text(plan.outgoing.text)
 
 
 def _network_of(session: Session, reply_id: int) -> str:
@@ -393,7 +410,7 @@ def replies_report(
             "group",
             "negative",
             "recovered",
-            "not",
+            "unrecovered",
             "pending",
             "rate",
             title=title,
