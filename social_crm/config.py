@@ -428,6 +428,8 @@ class Situation(StrEnum):
 # The variables a reply template may use: the post's author, the brand, the brand's link
 # and the customer's name (the author's display name or handle when not linked).
 TEMPLATE_VARIABLES = ("author", "brand", "customer_name", "link")
+# A private message's subject when its template names none.
+DEFAULT_SUBJECT = "Your post about {brand}"
 # A validation error whose message names its own place (``engagement.templates[3] ...``).
 NAMED_ERROR = "named"
 
@@ -451,7 +453,7 @@ class ReplyTemplate(Strict):
     language: str = Field("en", pattern=r"^[a-z]{2,3}$")  # ISO 639 code, e.g. en, nl
     text: str = Field(min_length=1)
     private: bool = False  # a private message (Reddit) or direct reply (Mastodon)
-    subject: str = "Your post about {brand}"  # a private message's subject, where there is one
+    subject: str = DEFAULT_SUBJECT  # a private message's subject, where there is one
     auto_send: bool = False  # approved as it is proposed; never for negative mentions
 
 

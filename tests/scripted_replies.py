@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +29,8 @@ class ScriptedReplies:
     posted: list[Outgoing] = field(default_factory=list)  # every reply() that posted
     inspected: list[ReplyTarget] = field(default_factory=list)
     clock: Callable[[], datetime] | None = None  # when the network says a reply was posted
+    delay: float = 0.0  # seconds each post takes, so that two senders overlap
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reply_account(self) -> str:
         return self.account
@@ -39,6 +43,11 @@ class ScriptedReplies:
         )
 
     def reply(self, outgoing: Outgoing) -> Posted:
+        time.sleep(self.delay)
+        with self.lock:
+            return self._post(outgoing)
+
+    def _post(self, outgoing: Outgoing) -> Posted:
         if self.failures:
             raise self.failures.pop(0)
         number = len(self.posted) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -392,3 +393,31 @@ def test_an_automatic_reply_to_a_mention_now_negative_waits_for_a_person(
     assert back.status == "draft" and back.approved_by is None
     assert back.reason == "the mention is negative: automatic sending refused, a person approves it"
     assert network.posted == []
+
+
+def test_two_send_jobs_at_once_post_each_reply_once_and_keep_the_limits(
+    db: Database, db_url: str, story: None
+) -> None:
+    network = ScriptedReplies(delay=0.3)
+    anna_first, anna_again, carl = approved(db, "t3_a"), approved(db, "t3_b"), approved(db, "t3_c")
+    start = threading.Barrier(2)
+    passes: list[SendPass] = []
+
+    def daemon() -> None:
+        own = Database(db_url)  # each process has its own engine and connections
+        start.wait()
+        passes.append(send_due(own, {"reddit": network}, CONFIG, now=T))
+        own.close()
+
+    workers = [threading.Thread(target=daemon) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sum(p.sent for p in passes) == 2 and sum(p.failed for p in passes) == 0
+    assert sorted(o.target.native_id for o in network.posted) == ["t3_a", "t3_c"]
+    assert [reply(db, i).summary.status for i in (anna_first, anna_again, carl)] == [
+        "sent",
+        "approved",  # the per-author limit held, though two jobs claimed at once
+        "sent",
+    ]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from social_crm.alerts.enums import AlertStatus
 from social_crm.alerts.escalation import thread_key
 from social_crm.alerts.models import Alert
-from social_crm.config import EngagementConfig, ReplyTemplate, Situation
+from social_crm.config import DEFAULT_SUBJECT, EngagementConfig, ReplyTemplate, Situation
 from social_crm.db.base import utcnow
 from social_crm.engagement import templates
 from social_crm.engagement.enums import ReplyAction, ReplyStatus
@@ -239,9 +239,7 @@ def draft(
             by=by,
             now=now,
             private=bool(private),
-            subject=templates.render(
-                "Your post about {brand}", templates.variables(config, mention)
-            ),
+            subject=templates.render(DEFAULT_SUBJECT, templates.variables(config, mention)),
         )
         session.flush()
         return reply

@@ -281,7 +281,7 @@ def _claim(
     if row.outgoing_text is None:
         row.outgoing_text = with_footer(row.text, config.brand(row.brand).footer)
     row.attempts += 1
-    row.sending_at, row.account = now, account
+    row.sending_at, row.account, row.reason = now, account, None
     row.lease_until = now + timedelta(seconds=config.lease_seconds)
     if row.status == ReplyStatus.SENDING:
         LOGGER.warning(
