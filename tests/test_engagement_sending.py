@@ -19,6 +19,7 @@ from social_crm.db import Database
 from social_crm.engagement import lifecycle, service
 from social_crm.engagement.models import Reply
 from social_crm.engagement.sending import DRY_RUN, SendPass, preview, send_due
+from social_crm.errors import InvalidTransition
 from social_crm.jobs import JobContext
 from social_crm.jobs.send_replies import send_replies
 from social_crm.mentions.models import MentionRecord, SentimentRecord
@@ -306,6 +307,9 @@ def test_an_unknown_outcome_is_looked_up_before_any_retry_and_posted_once(
     assert send(db, network) == SendPass(failed=1)
     waiting = reply(db, reply_id).summary
     assert waiting.status == "approved" and "connection reset" in (waiting.reason or "")
+    # Its words may be on the network: they cannot change before it is looked up.
+    with db.transaction() as session, pytest.raises(InvalidTransition, match="may be on the"):
+        lifecycle.edit(session, reply_id, text="Other words", by="maria")
     assert send(db, network, at=T + timedelta(hours=2)) == SendPass(sent=1)
     assert len(network.posted) == 1  # found, not posted again
     done = reply(db, reply_id)

@@ -2,11 +2,12 @@
 
 ``draft -> approved -> sending -> sent``; a draft or an approved reply may be rejected.
 Editing an approved reply withdraws its approval (it is a draft again, to be approved
-again), so nothing goes out in words nobody approved; once a reply is being sent it can no
-longer be edited. The send job moves an approved reply to ``sending`` before it posts, and
-from there to ``sent``, ``skipped`` (with its reason), ``failed`` (given up on), or back to
-``approved`` to be tried again later. A person may queue a failed reply again.
-Each step records who and when, in the reply's columns and in its history (``ReplyEvent``).
+again), so nothing goes out in words nobody approved; once a reply has been tried it can
+no longer be edited: its words may be on the network, and a retry looks for them. The
+send job moves an approved reply to ``sending`` before it posts, and from there to
+``sent``, ``skipped`` (with its reason), ``failed`` (given up on), or back to
+``approved`` to be tried again later. A person may queue a failed reply again. Each step
+records who and when, in the reply's columns and in its history (``ReplyEvent``).
 """
 
 from __future__ import annotations
@@ -282,6 +283,8 @@ def _template(
             )
         return found
     situation = Situation(situation)
+    if situation == Situation.CUSTOM:
+        raise Conflict("custom templates are chosen by their name, not by the situation")
     found = templates.pick(
         config, brand=mention.brand, situation=situation, language=language or mention.language
     )
@@ -297,6 +300,11 @@ def edit(
     now = now or utcnow()
     reply = get(session, reply_id, lock=True)
     _require(reply, EDITABLE, "only drafts and approved replies can be edited")
+    if reply.sending_at is not None:
+        raise InvalidTransition(
+            f"reply {reply.id} was tried before and may be on the network already; "
+            "its words cannot change"
+        )
     if not text.strip():
         raise Conflict("a reply needs some text")
     was = reply.status

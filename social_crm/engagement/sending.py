@@ -90,7 +90,7 @@ class Claim:
     recovering: bool  # claimed before: the network may already hold its post
     refusal: str | None  # found at the claim; applied once no earlier post is found
     ours: frozenset[str]  # network ids of replies recorded as ours in the thread
-    in_flight: frozenset[str]  # our other replies in the thread not known to be posted
+    in_flight: frozenset[str]  # texts of our other replies in the thread not known posted
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,8 +313,7 @@ def _claim(
             )
         ),
         in_flight=frozenset(
-            " ".join(text.split())
-            for text in session.scalars(
+            session.scalars(
                 select(Reply.outgoing_text).where(
                     Reply.network == row.network,
                     Reply.thread_id == row.thread_id,
@@ -377,7 +376,9 @@ def attempt(connector: Replyable, claim: Claim) -> Outcome:
         if claim.refusal is not None:
             return Outcome(skipped=claim.refusal)
         for posted in state.account_replies:
-            if posted.native_id in claim.ours or " ".join(posted.text.split()) in claim.in_flight:
+            if posted.native_id in claim.ours or any(
+                same_text(posted.text, text) for text in claim.in_flight
+            ):
                 continue
             return Outcome(skipped=f"a person already answered from {claim.account}: {posted.url}")
         return Outcome(posted=connector.reply(claim.outgoing))
