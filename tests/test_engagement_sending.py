@@ -25,7 +25,8 @@ from social_crm.jobs.send_replies import send_replies
 from social_crm.mentions.models import MentionRecord, SentimentRecord
 
 from .escalation import escalate
-from .factories import ANGRY, ENGAGEMENT, HAPPY, POST_T0, link_customer, post, store
+from .factories import ANGRY, BRAND, ENGAGEMENT, HAPPY, POST_T0, link_customer, post, store
+from .scripted_connector import ScriptedConnector, ScriptedSettings
 from .scripted_replies import ProcessDied, ScriptedReplies
 
 CONFIG = EngagementConfig.model_validate(ENGAGEMENT)
@@ -425,3 +426,46 @@ def test_two_send_jobs_at_once_post_each_reply_once_and_keep_the_limits(
         "approved",  # the per-author limit held, though two jobs claimed at once
         "sent",
     ]
+
+
+class ListeningAndReplying(ScriptedConnector):
+    """A scripted network the daemon both reads mentions from and answers on."""
+
+    def __init__(self, settings: ScriptedSettings, *, watches) -> None:
+        super().__init__(settings, watches=watches)
+        self.replies = ScriptedReplies(network=self.network, account="@brewly@scripted")
+
+    def reply_account(self) -> str:
+        return self.replies.reply_account()
+
+    def inspect(self, target):
+        return self.replies.inspect(target)
+
+    def reply(self, outgoing):
+        return self.replies.reply(outgoing)
+
+
+def test_the_daemon_proposes_and_sends_only_what_may_go_without_a_person(make_settings) -> None:
+    from sentiment.lexicon import LexiconClassifier
+    from social_crm.config import Brand
+    from social_crm.daemon import Daemon
+
+    settings = make_settings(engagement=ENGAGEMENT)
+    connector = ListeningAndReplying(
+        ScriptedSettings(), watches=[Brand.model_validate(BRAND).watch()]
+    )
+    connector.post("fan", "I love my Brewly, it is wonderful!")
+    connector.post("grumpy", "Why is my Brewly so awful? I hate it.")
+    daemon = Daemon(
+        settings, classifier=LexiconClassifier(), connectors={"scripted": connector}, notifiers={}
+    )
+    daemon.run_cycle()
+    daemon.run_cycle()
+    # The praise got its automatic thanks, once; the angry question waits for a person.
+    (thanks,) = connector.replies.posted
+    assert thanks.text.startswith("Thank you, fan, that made our day at Brewly!")
+    assert thanks.target.author_handle == "fan"
+    with daemon.db.transaction() as session:
+        listed = {r.handle: r.status for r in service.list_replies(session)}
+    assert listed == {"fan": "sent", "grumpy": "draft"}
+    daemon.close()
