@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Collection
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -414,6 +416,193 @@ class LinkingConfig(Strict):
         return self
 
 
+class Situation(StrEnum):
+    """What a reply template is for."""
+
+    THANKS = "thanks"  # thank an ambassador
+    APOLOGY = "apology"  # apologise and move to a private conversation
+    ANSWER = "answer"  # answer a question
+    CUSTOM = "custom"  # anything else; people pick it by name
+
+
+# The variables a reply template may use: the post's author, the brand, the brand's link
+# and the customer's name (the author's display name or handle when not linked).
+TEMPLATE_VARIABLES = ("author", "brand", "customer_name", "link")
+# A private message's subject when its template names none.
+DEFAULT_SUBJECT = "Your post about {brand}"
+# A validation error whose message names its own place (``engagement.templates[3] ...``).
+NAMED_ERROR = "named"
+
+
+def _named(problem: str, *at: str | int) -> PydanticCustomError:
+    """A validation error saying ``problem``, found at the config keys ``at`` (for its line)."""
+    return PydanticCustomError(NAMED_ERROR, "{problem}", {"problem": problem, "at": at})
+
+
+def template_variables(text: str) -> list[str]:
+    """The variables ``text`` uses, in order; ValueError if its braces do not parse."""
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+class ReplyTemplate(Strict):
+    """A reply text for one brand, situation and language, with {variables}."""
+
+    name: str = Field(min_length=1)
+    brand: str = Field(min_length=1)
+    situation: Situation
+    language: str = Field("en", pattern=r"^[a-z]{2,3}$")  # ISO 639 code, e.g. en, nl
+    text: str = Field(min_length=1)
+    private: bool = False  # a private message (Reddit) or direct reply (Mastodon)
+    subject: str = DEFAULT_SUBJECT  # a private message's subject, where there is one
+    auto_send: bool = False  # approved as it is proposed; never for negative mentions
+
+
+class ProposalRule(Strict):
+    """Which mentions get a draft reply: every condition set must hold; the first rule wins."""
+
+    name: str = Field(min_length=1)
+    situation: Literal[Situation.THANKS, Situation.APOLOGY, Situation.ANSWER]
+    sentiment: list[Literal["negative", "neutral", "positive"]] = Field(
+        default=["negative"], min_length=1
+    )
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
+    customer: bool | None = None  # True: only known customers; False: only strangers
+    tiers: list[str] = []  # customer tier, any of (case-insensitive)
+    ambassador: bool | None = None  # True: only authors approved as ambassadors
+    question: bool | None = None  # True: only posts that ask something (a "?")
+    keywords: list[str] = []  # any of, case-insensitive, whole words
+    brands: list[str] = []
+    networks: list[str] = []
+
+    @field_validator("tiers", "networks", "brands")
+    @classmethod
+    def _fold(cls, values: list[str]) -> list[str]:
+        return [value.strip().lower() for value in values]
+
+
+class ReplyLimit(Strict):
+    """At most ``count`` replies in any ``minutes``."""
+
+    count: int = Field(ge=1)
+    minutes: float = Field(gt=0)
+
+
+class ReplyLimits(Strict):
+    """How many replies may go out, per network account, per thread and per author."""
+
+    per_account: ReplyLimit = ReplyLimit(count=30, minutes=60)
+    per_thread: ReplyLimit = ReplyLimit(count=1, minutes=10)
+    per_author: ReplyLimit = ReplyLimit(count=1, minutes=60)
+
+
+class EngagementBrand(Strict):
+    """How one brand replies: its default language, its {link} and a footer."""
+
+    default_language: str = Field("en", pattern=r"^[a-z]{2,3}$")
+    link: str | None = None  # the {link} variable, e.g. the support page
+    footer: str | None = None  # added below every reply, e.g. a disclosure
+
+
+class EngagementConfig(Strict):
+    """Reply templates, which mentions get a draft, and how approved replies are sent."""
+
+    templates: list[ReplyTemplate] = []
+    rules: list[ProposalRule] = []
+    brands: dict[str, EngagementBrand] = {}
+    limits: ReplyLimits = ReplyLimits()
+    network_limits: dict[str, ReplyLimits] = {}  # per network; keys set here win over limits
+    recovery_window_days: float = Field(14.0, gt=0)
+    resolve_alert: bool = False  # a sent reply resolves its alert unless told otherwise
+    dry_run: bool = False  # the send job only logs what it would post
+    propose_interval_seconds: float = Field(30.0, gt=0)
+    propose_max_age_hours: float = Field(72.0, gt=0)  # older mentions get no proposal
+    send_interval_seconds: float = Field(30.0, gt=0)
+    max_attempts: int = Field(5, ge=1)
+    retry_base_seconds: float = Field(60.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    lease_seconds: float = Field(300.0, gt=0)  # a send not recorded after this long is retried
+
+    @model_validator(mode="after")
+    def _check_templates(self) -> EngagementConfig:
+        seen: dict[str, int] = {}
+        slots: dict[tuple[str, str, str], str] = {}
+        for index, template in enumerate(self.templates):
+            where = f"engagement.templates[{index}] {template.name!r}"
+            at = ("engagement", "templates", index)
+            if template.name in seen:
+                raise _named(f"{where}: the name is taken by templates[{seen[template.name]}]", *at)
+            seen[template.name] = index
+            for key in ("text", "subject"):
+                try:
+                    used = template_variables(getattr(template, key))
+                except ValueError as exc:
+                    raise _named(
+                        f"{where}: {key} is not a valid template: {exc}", *at, key
+                    ) from None
+                for name in used:
+                    if name not in TEMPLATE_VARIABLES:
+                        raise _named(
+                            f"{where}: unknown variable {{{name}}}; "
+                            f"known: {', '.join(TEMPLATE_VARIABLES)}",
+                            *at,
+                            key,
+                        )
+                if "link" in used and not self.brand(template.brand).link:
+                    raise _named(
+                        f"{where}: uses {{link}}, but engagement.brands.{template.brand}.link "
+                        "is not set",
+                        *at,
+                        key,
+                    )
+            if template.auto_send and template.situation == Situation.APOLOGY:
+                raise _named(
+                    f"{where}: auto_send is refused for apologies; "
+                    "a person approves every reply to a negative mention",
+                    *at,
+                    "auto_send",
+                )
+            if template.situation != Situation.CUSTOM:
+                slot = (template.brand, template.situation, template.language)
+                if slot in slots:
+                    raise _named(
+                        f"{where}: {template.brand} already has a {template.situation} template "
+                        f"in {template.language!r} ({slots[slot]!r})",
+                        *at,
+                    )
+                slots[slot] = template.name
+        names = [rule.name for rule in self.rules]
+        for index, rule in enumerate(self.rules):
+            where = f"engagement.rules[{index}] {rule.name!r}"
+            if names.count(rule.name) > 1:
+                raise _named(f"{where}: rule names must be unique", "engagement", "rules", index)
+            if not any(t.situation == rule.situation for t in self.templates):
+                raise _named(
+                    f"{where}: no template has situation {rule.situation}",
+                    "engagement",
+                    "rules",
+                    index,
+                    "situation",
+                )
+        return self
+
+    def brand(self, name: str) -> EngagementBrand:
+        """The reply settings of brand ``name`` (the defaults when it has none)."""
+        return self.brands.get(name, EngagementBrand())
+
+    def limits_for(self, network: str) -> ReplyLimits:
+        """The reply limits on ``network``: its own where set, else ``limits``."""
+        own = self.network_limits.get(network)
+        if own is None:
+            return self.limits
+        return self.limits.model_copy(
+            update={key: getattr(own, key) for key in own.model_fields_set}
+        )
+
+    def template(self, name: str) -> ReplyTemplate | None:
+        """The template called ``name``, if there is one."""
+        return next((t for t in self.templates if t.name == name), None)
+
+
 class SchedulerConfig(Strict):
     """How often the daemon's jobs run."""
 
@@ -466,9 +655,29 @@ class Settings(Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     health: HealthConfig = HealthConfig()
     web: WebConfig = WebConfig()
+    engagement: EngagementConfig = EngagementConfig()
 
     # Filled by load_config: each connector entry's settings, validated by its own model.
     connector_settings: dict[str, Any] = Field(default={}, exclude=True)
+
+    @model_validator(mode="after")
+    def _engagement_brands(self) -> Settings:
+        known = {brand.name for brand in self.brands}
+        places: list[tuple[str, str, tuple[str | int, ...]]] = [
+            (f"engagement.templates[{i}] {t.name!r}", t.brand, ("templates", i, "brand"))
+            for i, t in enumerate(self.engagement.templates)
+        ]
+        places += [
+            (f"engagement.brands.{name}", name, ("brands", name)) for name in self.engagement.brands
+        ]
+        for where, brand, at in places:
+            if brand not in known:
+                raise _named(
+                    f"{where}: unknown brand {brand!r}; brands: {', '.join(sorted(known))}",
+                    "engagement",
+                    *at,
+                )
+        return self
 
     @property
     def database_url(self) -> str:
@@ -645,6 +854,9 @@ def _describe(
     lines = []
     for error in exc.errors():
         loc = (*prefix, *error["loc"])
+        if error["type"] == NAMED_ERROR:  # the message names its place; the line is looked up
+            lines.append(f"{path}: {error['msg']}{_line(root, error['ctx']['at'])}")
+            continue
         if error["type"] == "extra_forbidden":
             what = "unknown key"
         elif error["type"] == "missing":

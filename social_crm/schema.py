@@ -14,6 +14,7 @@ from social_crm.db.base import Base
 from social_crm.db.heartbeats import Heartbeat
 from social_crm.db.watermarks import Watermark
 from social_crm.delivery.models import Delivery
+from social_crm.engagement.models import Reply, ReplyEvent, ReplyScan
 from social_crm.mentions.models import (
     AuthorRecord,
     MentionRecord,
@@ -35,6 +36,9 @@ __all__ = [
     "Identity",
     "LinkSuggestion",
     "MentionRecord",
+    "Reply",
+    "ReplyEvent",
+    "ReplyScan",
     "SentimentRecord",
     "SkippedItem",
     "SourceCursor",

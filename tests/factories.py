@@ -109,3 +109,68 @@ def store(db: Database, *items: tuple[Mention, dict[str, object]]) -> None:
                     uncertain=float(scores[label]) < 0.5,  # type: ignore[arg-type]
                 )
             )
+
+
+# The engagement section the reply tests use: templates in English and Dutch for Brewly.
+ENGAGEMENT = {
+    "brands": {
+        "Brewly": {
+            "default_language": "en",
+            "link": "https://brewly.example/help",
+            "footer": "Brewly support (replies are sent with social-crm)",
+        }
+    },
+    "templates": [
+        {
+            "name": "apology-en",
+            "brand": "Brewly",
+            "situation": "apology",
+            "language": "en",
+            "text": "Sorry, {customer_name}! We sent you a message; see also {link}",
+        },
+        {
+            "name": "apology-nl",
+            "brand": "Brewly",
+            "situation": "apology",
+            "language": "nl",
+            "text": "Sorry, {customer_name}! We hebben je een bericht gestuurd.",
+        },
+        {
+            "name": "thanks-en",
+            "brand": "Brewly",
+            "situation": "thanks",
+            "language": "en",
+            "text": "Thank you, {author}, that made our day at {brand}!",
+            "auto_send": True,
+        },
+        {
+            "name": "answer-en",
+            "brand": "Brewly",
+            "situation": "answer",
+            "language": "en",
+            "text": "Hi {author}, the answer is on {link}",
+            "auto_send": True,
+        },
+    ],
+    "rules": [
+        {"name": "sorry-customers", "situation": "apology", "customer": True},
+        {"name": "thank-fans", "situation": "thanks", "sentiment": ["positive"]},
+        {"name": "questions", "situation": "answer", "question": True, "sentiment": ["negative"]},
+    ],
+}
+
+
+def link_customer(db: Database, handle: str, *, name: str, key: str = "C-1") -> None:
+    """Make the author with ``handle`` a known customer (as linking would)."""
+    from social_crm.customers.models import Customer
+    from social_crm.mentions.models import AuthorRecord
+
+    with db.transaction() as session:
+        customer = session.scalar(select(Customer).where(Customer.external_id == key))
+        if customer is None:
+            customer = Customer(external_id=key, name=name)
+            session.add(customer)
+            session.flush()
+        author = session.scalar(select(AuthorRecord).where(AuthorRecord.handle == handle))
+        assert author is not None, handle
+        author.customer_id, author.linked_by = customer.id, "crm-handle"

@@ -15,6 +15,8 @@ from social_crm.ambassadors.enums import ReviewStatus
 from social_crm.ambassadors.review import REVIEW_TRANSITIONS
 from social_crm.customers.enums import SuggestionStatus
 from social_crm.customers.linking import TRANSITIONS as SUGGESTION_TRANSITIONS
+from social_crm.engagement.enums import ReplyStatus
+from social_crm.engagement.lifecycle import TRANSITIONS as REPLY_TRANSITIONS
 from social_crm.errors import (
     ConfigError,
     Conflict,
@@ -95,7 +97,7 @@ def test_a_wrong_import_breaks_a_contract(
 
 
 PACKAGE = Path(__file__).resolve().parent.parent / "social_crm"
-DOMAINS = ("alerts", "ambassadors", "customers", "delivery", "mentions")
+DOMAINS = ("alerts", "ambassadors", "customers", "delivery", "engagement", "mentions")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -140,13 +142,14 @@ def test_domain_errors_and_messages_spell_out_no_command(domain: str) -> None:
                 assert " --" not in text or "-->" in text, (path, text)
 
 
-def test_link_suggestions_and_reviews_have_one_transition_table_each() -> None:
+def test_link_suggestions_reviews_and_replies_have_one_transition_table_each() -> None:
     assert set(SUGGESTION_TRANSITIONS) == set(SuggestionStatus)
     pending = SUGGESTION_TRANSITIONS[SuggestionStatus.PENDING]
     assert SuggestionStatus.REJECTED in pending and SuggestionStatus.CONFIRMED in pending
     assert SuggestionStatus.CONFIRMED in SUGGESTION_TRANSITIONS[SuggestionStatus.REJECTED]
     assert REVIEW_TRANSITIONS[ReviewStatus.OPTED_OUT] == {ReviewStatus.OPTED_OUT}  # final
     assert REVIEW_TRANSITIONS[None] == set(ReviewStatus)
+    assert set(REPLY_TRANSITIONS) == set(ReplyStatus)
 
 
 def test_tests_share_helpers_through_helper_modules_not_through_test_modules() -> None:

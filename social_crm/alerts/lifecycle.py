@@ -56,13 +56,22 @@ def acknowledge(session: Session, alert_id: int, *, by: str) -> Alert:
     return alert
 
 
-def resolve(session: Session, alert_id: int, *, by: str, now: datetime | None = None) -> Alert:
-    """Close an alert; its deliveries still waiting for a digest are dropped."""
+def resolve(
+    session: Session,
+    alert_id: int,
+    *,
+    by: str,
+    now: datetime | None = None,
+    note: str | None = None,
+) -> Alert:
+    """Close an alert, with a ``note`` on how (e.g. the reply that answered it); its
+    deliveries still waiting for a digest are dropped."""
     alert = _get(session, alert_id)
     if not can_move(alert.status, AlertStatus.RESOLVED):
         raise InvalidTransition(f"alert {alert_id} is already resolved")
     now = now or utcnow()
     alert.status, alert.resolved_at, alert.resolved_by = AlertStatus.RESOLVED, now, by
+    alert.resolution = note
     alert.sla_due_at = None
     # Conditional, so a row a digest took meanwhile (digested) stays in that digest.
     session.execute(

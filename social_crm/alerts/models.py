@@ -49,6 +49,7 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(Text)  # how it was resolved, e.g. by a reply
     # Escalation: the rule that raised it, how urgent it is, who owns it, how far it went.
     severity: Mapped[str] = mapped_column(
         String(20), default=Severity.MEDIUM, server_default=Severity.MEDIUM.value

@@ -111,6 +111,7 @@ class AlertDetail:
     # the thread's next alert, and the mentions the alert points at (an author's other posts
     # that it gathered within the cooldown). Empty for crisis and health alerts.
     mentions: tuple[AlertMention, ...] = ()
+    resolution: str | None = None  # how it was resolved, e.g. by the reply that answered it
 
 
 def _loaded() -> list[Any]:
@@ -177,6 +178,7 @@ def get_alert(session: Session, alert_id: int) -> AlertDetail:
             for post in details.get("top", [])
         ),
         mentions=_conversation(session, alert) if alert.kind == AlertKind.MENTION else (),
+        resolution=alert.resolution,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,9 @@ from social_crm.cli import render
 from social_crm.cli.common import ByOption, ConfigOption, database, whoami
 from social_crm.cli.render import cell, when
 from social_crm.severity import Severity
+
+if TYPE_CHECKING:
+    from social_crm.engagement.service import ReplySummary
 
 LOGGER = logging.getLogger(__name__)
 
@@ -66,8 +69,11 @@ def _nothing_listed(
 @app.command("show")
 def alerts_show(alert_id: AlertId, config: ConfigOption = None) -> None:
     """Everything about one alert: its rule, lifecycle, mentions and deliveries."""
+    from social_crm.engagement.service import alert_replies
+
     with database(config).transaction() as session:
         detail = service.get_alert(session, alert_id)
+        replies = alert_replies(session, alert_id)
     alert = detail.summary
     lines = [
         f"[bold]alert {alert.id}[/]: {alert.kind}, {alert.severity}, {alert.status}",
@@ -83,12 +89,15 @@ def alerts_show(alert_id: AlertId, config: ConfigOption = None) -> None:
         f"acknowledged: {when(detail.acknowledged_at)} {cell(detail.acknowledged_by)}",
         f"resolved:     {when(detail.resolved_at)} {cell(detail.resolved_by)}",
     ]
+    if detail.resolution:
+        lines.append(f"              {cell(detail.resolution)}")
     if detail.reopens:
         lines.append(
             f"reopens:      alert {detail.reopens.alert_id}, resolved "
             f"{when(detail.reopens.resolved_at)} {cell(detail.reopens.resolved_by)}"
         )
     lines += _mention_lines(detail)
+    lines += _reply_lines(replies)
     for post in detail.top_posts:
         lines.append(f"top post:     {cell(post.author)} (reach {post.reach})")
         lines.append(f"              {cell(post.url)}")
@@ -127,6 +136,21 @@ def _mention_lines(detail: service.AlertDetail) -> list[str]:
         lines.append(f"              {', '.join(facts)}")
         lines.append(f"              {cell(mention.url)}")
         lines.append(f"              {cell(mention.text, width)}")
+    return lines
+
+
+def _reply_lines(replies: tuple[ReplySummary, ...]) -> list[str]:
+    """Each reply to the alert in three short lines: who, what became of it, its text."""
+    lines = []
+    width = max(render.console.width - 14, 20)
+    for reply in replies:
+        done = f"sent {when(reply.sent_at)}" if reply.sent_at else reply.status
+        lines.append(
+            f"{'reply:':<13} {reply.id} {done}, approved by {cell(reply.approved_by or '-')}"
+        )
+        if reply.posted_url:
+            lines.append(f"              {cell(reply.posted_url)}")
+        lines.append(f"              {cell(reply.text, width)}")
     return lines
 
 

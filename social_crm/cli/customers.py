@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from social_crm.cli import render
-from social_crm.cli.common import ConfigOption, database, settings
+from social_crm.cli.common import ByOption, ConfigOption, database, settings, whoami
 from social_crm.cli.render import short_text
 
 LOGGER = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def customers_show(
     limit: Annotated[int, typer.Option(help="Show at most this many entries.", min=1)] = 50,
     config: ConfigOption = None,
 ) -> None:
-    """A customer's identities, mentions and alerts across networks, newest first."""
-    from social_crm.customers.timeline import customer_timeline
+    """A customer's identities, mentions, alerts and replies across networks, newest first."""
+    from social_crm.engagement.service import customer_timeline
 
     with database(config).transaction() as session:
         timeline = customer_timeline(session, customer_id, weeks=weeks)
@@ -97,6 +97,8 @@ def customers_show(
         render.console.print(
             f"opted out of ambassador outreach on {customer.opted_out_at:%Y-%m-%d}"
         )
+    if customer.do_not_contact_at:
+        render.console.print(f"not to be contacted since {customer.do_not_contact_at:%Y-%m-%d}")
     who = Table("network", "handle", "source", "linked", "evidence", title="Identities")
     for identity in customer.identities:
         who.add_row(identity.network, identity.handle, f"CRM ({identity.source})", "", "")
@@ -120,8 +122,44 @@ def customers_show(
             entry.kind,
             entry.network,
             entry.title,
-            escape(short_text(entry.text, 80)),
+            escape(short_text(entry.text, 80))
+            + (f"\n{escape(entry.url)}" if entry.kind == "reply" and entry.url else ""),
         )
     render.console.print(table if timeline.entries else "nothing said yet")
     if len(timeline.entries) > limit:
         render.console.print(f"... {len(timeline.entries) - limit} older entries (--limit)")
+
+
+@app.command("do-not-contact")
+def customers_do_not_contact(
+    customer_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="The CRM id (or #N).")
+    ] = None,
+    author: Annotated[
+        str | None,
+        typer.Option("--author", help="An author instead of a customer (reddit:name, @u@host)."),
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", "-n", help="The author's network, if ambiguous.")
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="They may be contacted again.")] = False,
+    by: ByOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Mark a customer (every account of theirs) or an author as not to be contacted: no
+    reply is sent to them."""
+    from social_crm.customers import contact
+
+    if (customer_id is None) == (author is None):
+        raise typer.BadParameter("name a customer ID or an --author, not both", param_hint="ID")
+    who = by or whoami()
+    with database(config).transaction() as session:
+        if author is not None:
+            flag = contact.set_author(
+                session, author, do_not_contact=not off, by=who, network=network
+            )
+        else:
+            assert customer_id is not None
+            flag = contact.set_customer(session, customer_id, do_not_contact=not off, by=who)
+    state = "not to be contacted" if flag.do_not_contact else "may be contacted again"
+    render.console.print(escape(f"{flag.who}: {state}"), highlight=False)

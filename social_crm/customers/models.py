@@ -33,6 +33,9 @@ class Customer(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Asked not to be approached as an ambassador: never listed again.
     opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Asked not to be contacted at all: no reply is sent to any of their accounts.
+    do_not_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    do_not_contact_by: Mapped[str | None] = mapped_column(String(200))
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="customer", cascade="all, delete-orphan"

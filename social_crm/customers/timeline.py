@@ -1,12 +1,14 @@
 """A customer's timeline: who they are on each network, what they said, what it raised.
 
 ``customer_timeline`` returns a plain read model (no database records inside) that the
-command line renders and the JSON API serialises.
+command line renders and the JSON API serialises. Domains above this one add their own
+entries (engagement: the replies sent) as ``contributions``, functions of the customer's
+author ids, so the timeline shows them without importing those domains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,14 +27,19 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    """One thing that happened: a mention, an alert (a reply, once replies exist)."""
+    """One thing that happened: a mention, an alert, a reply."""
 
-    kind: str  # "mention", "alert"; the engagement workflow will add "reply"
+    kind: str  # "mention", "alert", or what a contribution adds ("reply")
     at: datetime
     network: str
     title: str  # e.g. the sentiment "positive 0.93", or the alert "#4 open"
     text: str
     url: str = ""
+    native_id: str = ""  # the network's id of the post, where there is one
+
+
+# Entries a higher domain adds to a customer's timeline, given the customer's author ids.
+Contribution = Callable[[Session, Sequence[int]], Iterable[TimelineEntry]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,7 @@ class CustomerProfile:
     website: str | None
     opted_out_at: datetime | None
     identities: tuple[CustomerIdentity, ...]
+    do_not_contact_at: datetime | None = None  # asked not to be contacted at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +125,13 @@ def _mentions(mentions: list[MentionRecord]) -> Iterable[TimelineEntry]:
         title = f"{sentiment.label} {sentiment.confidence:.2f}" if sentiment else "unclassified"
         text = "(deleted)" if mention.deleted_at else mention.text
         yield TimelineEntry(
-            "mention", mention.created_at, mention.network, title, text, mention.url
+            "mention",
+            mention.created_at,
+            mention.network,
+            title,
+            text,
+            mention.url,
+            native_id=mention.native_id,
         )
 
 
@@ -176,9 +190,15 @@ def find_customer(session: Session, key: str) -> Customer:
 
 
 def customer_timeline(
-    session: Session, key: str, *, weeks: int = 8, now: datetime | None = None
+    session: Session,
+    key: str,
+    *,
+    weeks: int = 8,
+    now: datetime | None = None,
+    contributions: Sequence[Contribution] = (),
 ) -> Timeline:
-    """The customer's identities, linked authors, every entry newest first, and weekly trend."""
+    """The customer's identities, linked authors, every entry newest first, and weekly trend;
+    ``contributions`` add entries of other domains."""
     now = now or utcnow()
     customer = find_customer(session, key)
     authors = list(
@@ -189,8 +209,13 @@ def customer_timeline(
         )
     )
     mentions = _customer_mentions(session, authors)
+    author_ids = [author.id for author in authors]
     entries = sorted(
-        [*_mentions(mentions), *_alerts(session, authors, mentions)],
+        [
+            *_mentions(mentions),
+            *_alerts(session, authors, mentions),
+            *(entry for contribute in contributions for entry in contribute(session, author_ids)),
+        ],
         key=lambda entry: entry.at,
         reverse=True,
     )
@@ -216,6 +241,7 @@ def _profile(customer: Customer) -> CustomerProfile:
             CustomerIdentity(identity.network, identity.handle, identity.source)
             for identity in customer.identities
         ),
+        do_not_contact_at=customer.do_not_contact_at,
     )
 
 

@@ -19,8 +19,10 @@ from social_crm.jobs.escalate import escalate
 from social_crm.jobs.health import check_health
 from social_crm.jobs.link import link
 from social_crm.jobs.poll import poll
+from social_crm.jobs.propose_replies import propose_replies
 from social_crm.jobs.refresh import refresh
 from social_crm.jobs.score import score
+from social_crm.jobs.send_replies import send_replies
 from social_crm.jobs.sla import check_sla
 from social_crm.jobs.spikes import check_spikes
 from social_crm.mentions.sources import pacing_bounds
@@ -40,8 +42,10 @@ __all__ = [
     "escalate",
     "link",
     "poll",
+    "propose_replies",
     "refresh",
     "score",
+    "send_replies",
 ]
 
 
@@ -75,9 +79,11 @@ CONNECTOR_JOBS: tuple[ConnectorJob, ...] = (
 JOBS: tuple[Job, ...] = (
     Job("health", (check_health,), lambda s: s.scheduler.health_interval_seconds),
     Job("process", (classify, link, escalate), lambda s: s.scheduler.process_interval_seconds),
+    Job("propose", (propose_replies,), lambda s: s.engagement.propose_interval_seconds),
     Job("sla", (check_sla,), lambda s: s.escalation.sla_check_interval_seconds),
     Job("spikes", (check_spikes,), lambda s: s.spikes.check_interval_seconds),
     Job("digest", (build_digests,), lambda _s: DIGEST_CHECK_SECONDS),
     Job("score", (score,), lambda s: s.scheduler.score_interval_seconds),
     Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds),
+    Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds),
 )

@@ -48,6 +48,9 @@ class AuthorRecord(Base):
     link_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     # What the network shows on the profile: {"note": bio, "fields": [{name, value, verified_at}]}.
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Asked not to be contacted: no reply is sent to them.
+    do_not_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    do_not_contact_by: Mapped[str | None] = mapped_column(String(200))
 
     customer: Mapped[Customer | None] = relationship("Customer")
 

@@ -1,0 +1,1 @@
+"""Engagement: reply templates, drafts people approve, guarded sending, what replies achieved."""
