@@ -163,7 +163,13 @@ def create_app(
         database.ping()
         database.upgrade()
     app = FastAPI(
-        title="social-crm",
+        title="social-crm API",
+        openapi_tags=[
+            {"name": "alerts"},
+            {"name": "ambassadors"},
+            {"name": "customers"},
+            {"name": "link suggestions"},
+        ],
         version="1",
         summary="Alerts, ambassadors, customers and link suggestions of social-crm.",
         docs_url=None,  # Swagger UI loads from a CDN: the API document is at /api/v1/openapi.json
