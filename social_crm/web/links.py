@@ -12,7 +12,7 @@ from social_crm.accounts.enums import Permission
 from social_crm.accounts.service import Principal
 from social_crm.customers import linking
 from social_crm.web.auth import DatabaseDep, Reader, allowed
-from social_crm.web.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from social_crm.web.pagination import DEFAULT_LIMIT, RecordId, decode_cursor, encode_cursor
 from social_crm.web.templating import render
 
 LOGGER = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def links_page(
 
 
 @router.post("/links/{suggestion_id}/confirm")
-def confirm(suggestion_id: int, user: Linker, db: DatabaseDep) -> Response:
+def confirm(suggestion_id: RecordId, user: Linker, db: DatabaseDep) -> Response:
     """Link the suggestion's author to its customer."""
     with db.transaction() as session:
         linking.confirm(session, suggestion_id, by=user.name)
@@ -61,7 +61,7 @@ def confirm(suggestion_id: int, user: Linker, db: DatabaseDep) -> Response:
 
 
 @router.post("/links/{suggestion_id}/reject")
-def reject(suggestion_id: int, user: Linker, db: DatabaseDep) -> Response:
+def reject(suggestion_id: RecordId, user: Linker, db: DatabaseDep) -> Response:
     """Reject the suggestion: the pair is never suggested again."""
     with db.transaction() as session:
         linking.reject(session, suggestion_id, by=user.name)

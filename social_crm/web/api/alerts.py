@@ -15,7 +15,13 @@ from social_crm.errors import InvalidInput
 from social_crm.severity import Severity
 from social_crm.web.api.schemas import AssignBody, NoteBody, Page, error_responses
 from social_crm.web.auth import DatabaseDep, Reader, allowed
-from social_crm.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from social_crm.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    RecordId,
+    decode_cursor,
+    encode_cursor,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -61,19 +67,19 @@ def alerts(
 @router.get(
     "/{alert_id}", response_model=service.AlertDetail, responses=error_responses(401, 404, 422)
 )
-def alert(alert_id: int, _user: Reader, db: DatabaseDep) -> service.AlertDetail:
+def alert(alert_id: RecordId, _user: Reader, db: DatabaseDep) -> service.AlertDetail:
     """One alert with its whole conversation, notes and deliveries."""
     return _detail(db, alert_id)
 
 
-def _detail(db: DatabaseDep, alert_id: int) -> service.AlertDetail:
+def _detail(db: DatabaseDep, alert_id: RecordId) -> service.AlertDetail:
     """The alert as it is now (after an action's transaction is committed)."""
     with db.transaction() as session:
         return service.get_alert(session, alert_id)
 
 
 @router.post("/{alert_id}/acknowledge", response_model=service.AlertDetail, responses=ACTION_ERRORS)
-def acknowledge(alert_id: int, user: AlertsUser, db: DatabaseDep) -> service.AlertDetail:
+def acknowledge(alert_id: RecordId, user: AlertsUser, db: DatabaseDep) -> service.AlertDetail:
     """Acknowledge an open alert as the token's user; it stops escalating."""
     with db.transaction() as session:
         lifecycle.acknowledge(session, alert_id, by=user.name)
@@ -82,7 +88,7 @@ def acknowledge(alert_id: int, user: AlertsUser, db: DatabaseDep) -> service.Ale
 
 @router.post("/{alert_id}/assign", response_model=service.AlertDetail, responses=ACTION_ERRORS)
 def assign(
-    alert_id: int, body: AssignBody, user: AlertsUser, db: DatabaseDep
+    alert_id: RecordId, body: AssignBody, user: AlertsUser, db: DatabaseDep
 ) -> service.AlertDetail:
     """Give an alert that is not resolved to a user."""
     with db.transaction() as session:
@@ -94,7 +100,7 @@ def assign(
 
 
 @router.post("/{alert_id}/resolve", response_model=service.AlertDetail, responses=ACTION_ERRORS)
-def resolve(alert_id: int, user: AlertsUser, db: DatabaseDep) -> service.AlertDetail:
+def resolve(alert_id: RecordId, user: AlertsUser, db: DatabaseDep) -> service.AlertDetail:
     """Resolve an alert as the token's user."""
     with db.transaction() as session:
         lifecycle.resolve(session, alert_id, by=user.name)
@@ -102,7 +108,7 @@ def resolve(alert_id: int, user: AlertsUser, db: DatabaseDep) -> service.AlertDe
 
 
 @router.post("/{alert_id}/reopen", response_model=service.AlertDetail, responses=ACTION_ERRORS)
-def reopen(alert_id: int, user: AlertsUser, db: DatabaseDep) -> service.AlertDetail:
+def reopen(alert_id: RecordId, user: AlertsUser, db: DatabaseDep) -> service.AlertDetail:
     """Reopen a resolved alert (409 while another alert is open for its conversation)."""
     with db.transaction() as session:
         lifecycle.reopen(session, alert_id, by=user.name)
@@ -116,7 +122,7 @@ def reopen(alert_id: int, user: AlertsUser, db: DatabaseDep) -> service.AlertDet
     responses=ACTION_ERRORS,
 )
 def add_note(
-    alert_id: int, body: NoteBody, user: AlertsUser, db: DatabaseDep
+    alert_id: RecordId, body: NoteBody, user: AlertsUser, db: DatabaseDep
 ) -> service.AlertNoteView:
     """Leave a note on an alert for the team."""
     with db.transaction() as session:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from social_crm.customers.timeline import Timeline, customer_timeline
 from social_crm.web.api.schemas import error_responses
@@ -16,7 +17,12 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 
 @router.get("/{key}", response_model=Timeline, responses=error_responses(401, 404, 422))
-def customer(key: str, _user: Reader, db: DatabaseDep, weeks: int = 8) -> Timeline:
+def customer(
+    key: str,
+    _user: Reader,
+    db: DatabaseDep,
+    weeks: Annotated[int, Query(ge=1, le=104)] = 8,
+) -> Timeline:
     """The customer with CRM id ``key`` (or ``#N``): linked identities, every exchange
     newest first, and the sentiment of each of the last ``weeks`` weeks."""
     with db.transaction() as session:

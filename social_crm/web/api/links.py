@@ -13,7 +13,13 @@ from social_crm.customers import linking
 from social_crm.customers.linking import SuggestionView
 from social_crm.web.api.schemas import Page, error_responses
 from social_crm.web.auth import DatabaseDep, Reader, allowed
-from social_crm.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from social_crm.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    RecordId,
+    decode_cursor,
+    encode_cursor,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,14 +48,14 @@ def suggestions(
 
 
 @router.post("/{suggestion_id}/confirm", response_model=SuggestionView, responses=ACTION_ERRORS)
-def confirm(suggestion_id: int, user: Linker, db: DatabaseDep) -> SuggestionView:
+def confirm(suggestion_id: RecordId, user: Linker, db: DatabaseDep) -> SuggestionView:
     """Link the suggestion's author to its customer."""
     with db.transaction() as session:
         return linking.confirm(session, suggestion_id, by=user.name)
 
 
 @router.post("/{suggestion_id}/reject", response_model=SuggestionView, responses=ACTION_ERRORS)
-def reject(suggestion_id: int, user: Linker, db: DatabaseDep) -> SuggestionView:
+def reject(suggestion_id: RecordId, user: Linker, db: DatabaseDep) -> SuggestionView:
     """Reject the suggestion: that author and customer are never suggested again."""
     with db.transaction() as session:
         return linking.reject(session, suggestion_id, by=user.name)
