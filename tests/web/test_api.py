@@ -113,6 +113,13 @@ def test_nothing_is_readable_or_changeable_without_signing_in(
     assert checked >= 30
     assert anonymous.get("/alerts").headers["location"] == "/login?next=%2Falerts"
     assert anonymous.get("/").headers["location"] == "/alerts"
+    # The inbox refreshing itself after the session ended sends the whole page to sign-in.
+    refresh = anonymous.get(
+        "/alerts/list?status=open",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/alerts?status=open"},
+    )
+    assert refresh.status_code == 401
+    assert refresh.headers["hx-redirect"] == "/login?next=%2Falerts%3Fstatus%3Dopen"
 
 
 def test_a_wrong_or_revoked_token_is_refused(

@@ -93,7 +93,15 @@ def test_a_community_manager_acknowledges_notes_resolves_and_reopens(
     page: Page, story: int
 ) -> None:
     sign_in(page, "cora", to=f"/alerts/{story}")
-    page.get_by_role("button", name="Acknowledge").click()
+    # By keyboard: the first Tab reaches the skip link, which leads to the content.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.get_by_role("button", name="Acknowledge").focus()
+    page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text("Alert acknowledged: it no longer escalates.")
     expect(page.locator(".facts")).to_contain_text("by cora")
     page.get_by_label("Assign to").select_option("mark")
