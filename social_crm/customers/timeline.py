@@ -36,6 +36,7 @@ class TimelineEntry:
     text: str
     url: str = ""
     native_id: str = ""  # the network's id of the post, where there is one
+    alert_id: int | None = None  # the alert an "alert" entry stands for
 
 
 # Entries a higher domain adds to a customer's timeline, given the customer's author ids.
@@ -156,7 +157,12 @@ def _alerts(
     ):
         network = alert.first_mention.network if alert.first_mention else alert.kind
         yield TimelineEntry(
-            "alert", alert.opened_at, network, f"#{alert.id} {alert.status}", alert.reason
+            "alert",
+            alert.opened_at,
+            network,
+            f"#{alert.id} {alert.status}",
+            alert.reason,
+            alert_id=alert.id,
         )
 
 
