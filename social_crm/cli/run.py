@@ -23,9 +23,12 @@ def run(config: ConfigOption = None) -> None:
     # takes a moment), a signal simply ends the command, with status 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the rules are read at start-up anyway
+    from social_crm.config import default_config_path
     from social_crm.daemon import Daemon
 
-    Daemon(settings(config)).run()
+    Daemon(settings(config), config_path=config or default_config_path()).run()
 
 
 def _exit_quietly(signum: int, _frame: object) -> None:

@@ -48,6 +48,8 @@ class AuthorRecord(Base):
     link_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     # What the network shows on the profile: {"note": bio, "fields": [{name, value, verified_at}]}.
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The network flags the account as automated (Mastodon's bot flag).
+    bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     customer: Mapped[Customer | None] = relationship("Customer")
 
@@ -77,6 +79,8 @@ class MentionRecord(Base):
     parent_id: Mapped[str | None] = mapped_column(String(500))
     # Where the network re-reads it for edits and deletions (Mention.locator).
     locator: Mapped[str | None] = mapped_column(String(500))
+    # Where within the network it was posted: the subreddit (Mention.community).
+    community: Mapped[str | None] = mapped_column(String(100))
     reach: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ingested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -162,3 +166,19 @@ class SkippedItem(Base):
     error: Mapped[str] = mapped_column(Text)
     excerpt: Mapped[str] = mapped_column(Text, default="")  # the start of the item as served
     skipped_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ListeningExclusion(Base):
+    """How many fetched items one listening rule kept out of one source (never stored)."""
+
+    __tablename__ = "listening_exclusions"
+    __table_args__ = (UniqueConstraint("connector", "source_key", "rule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand: Mapped[str] = mapped_column(String(200), index=True)
+    connector: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(500))
+    rule: Mapped[str] = mapped_column(String(500))  # Decision.rule: 'exclude "brewly beer"'...
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
