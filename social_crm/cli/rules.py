@@ -139,9 +139,9 @@ def _print_replay(brand: str, report: ReplayReport, *, show: int) -> None:
     )
     if not dropped:
         return
-    rules = render.table("dropped", "by rule", title="Dropped by rule", flexible="by rule")
+    rules = render.table("rule", "dropped", title="Dropped by rule", flexible="rule")
     for rule, count in report.dropped_by_rule.most_common():
-        rules.add_row(str(count), cell(rule))
+        rules.add_row(cell(rule), str(count))
     render.console.print(rules)
     if not show:
         return

@@ -53,6 +53,8 @@ class Term:
         self.text = text  # as written, for messages
         self.phrase = phrase or len(text.split()) > 1
         self.folded = " ".join(fold(text).split())
+        if not self.folded:
+            raise ValueError("an empty word or phrase matches nothing")
         if not re.search(r"\w", self.folded):
             raise ValueError(f"{self.label()} has no letter or digit to look for")
         self._find = _matcher(self.folded)
