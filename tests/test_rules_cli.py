@@ -20,6 +20,7 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # one
 
 RULES = {
     "exclude": ["giveaway", "brewly beer"],
+    "exclude_instances": ["spam.example"],
     "exclude_subreddits": ["beer"],
     "languages": ["en", "nl"],
     "scope": {"r/espresso": "keyword"},
@@ -89,6 +90,7 @@ def test_a_kept_text_says_which_scope_kept_it(config: Path) -> None:
         (["--subreddit", "beer"], "exclude_subreddits r/beer"),
         (["--author", "u/AutoModerator"], "exclude_bots"),
         (["--network", "mastodon", "--author", "deals@botsin.space", "--bot"], "exclude_bots"),
+        (["--author", "@anna@spam.example"], "exclude_instances spam.example"),
     ],
 )
 def test_who_where_and_which_language(config: Path, options: list[str], rule: str) -> None:

@@ -43,10 +43,13 @@ class SourceKind(StrEnum):
 @app.command("test")
 def rules_test(
     brand: BrandArgument,
-    text: Annotated[str, typer.Argument(help="The post's text.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The post's text.")],
     network: Annotated[
         Network | None,
-        typer.Option(help="Where it was posted [default: from --subreddit or --hashtag]."),
+        typer.Option(
+            help="Where it was posted (default: mastodon for --hashtag or an author "
+            "user@instance, else reddit)."
+        ),
     ] = None,
     subreddit: Annotated[
         str | None, typer.Option(help="Posted in this subreddit (a watched one's listing).")
@@ -73,7 +76,8 @@ def rules_test(
     from social_crm.listening.rules import OTHER, author_key
 
     rules = _rules(config, brand)
-    chosen = network or (Network.MASTODON if hashtag else Network.REDDIT)
+    on_mastodon = hashtag is not None or "@" in (author or "").lstrip("@")
+    chosen = network or (Network.MASTODON if on_mastodon else Network.REDDIT)
     kind, name = OTHER, None
     if subreddit is not None:
         kind, name = "subreddits", f"r/{subreddit.removeprefix('r/').lower()}"

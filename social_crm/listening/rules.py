@@ -219,11 +219,12 @@ class RuleSet:
         excluded = self._excluded_by_source(item)
         if excluded is not None:
             return excluded
-        flat = " ".join(item.text.split())
-        if len(flat) < self.min_length:
-            return Decision(
-                False, "min_length", f"{len(flat)} characters, fewer than {self.min_length}"
-            )
+        if self.min_length:
+            length = len(" ".join(item.text.split()))
+            if length < self.min_length:
+                return Decision(
+                    False, "min_length", f"{length} characters, fewer than {self.min_length}"
+                )
         text = FoldedText.of(item.text)
         for term in self.exclude:
             if term.matches(text):
