@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import select, text
+
 from connectors.base import Batch
 from social_crm.alerts import service
 from social_crm.daemon import Daemon
-from social_crm.db import Database
+from social_crm.db import MIGRATIONS, Database
+from social_crm.db.base import utcnow
 from social_crm.listening import RuleSet
 from social_crm.mentions.exclusions import exclusion_report
 from social_crm.mentions.ingest import load_cursor, store_batch
-from social_crm.mentions.models import MentionRecord
+from social_crm.mentions.models import AuthorRecord, MentionRecord
 
 from .factories import BRAND, mention
 from .scripted_connector import ScriptedConnector, ScriptedSettings
@@ -96,3 +101,38 @@ def test_a_source_that_only_brings_noise_is_not_silent(db: Database) -> None:
         first = load_cursor(session, "reddit", "Brewly:search").last_item_at
         store_batch(session, "reddit", "Brewly:search", noise, rules=strict)
         assert load_cursor(session, "reddit", "Brewly:search").last_item_at > first
+
+
+def test_mentions_stored_before_get_their_subreddit_from_the_migration(db_url: str) -> None:
+    database = Database(db_url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0012")
+        connection.execute(
+            text(
+                "INSERT INTO authors (id, network, handle, display_name, url, followers) "
+                "VALUES (1, 'reddit', 'erik', 'erik', '', 0), (2, 'mastodon', 'a@b.c', '', '', 0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO mentions (network, native_id, brand, source, url, author_id, text, "
+                "kind, thread_id, reach, created_at, ingested_at) VALUES "
+                "('reddit', 't3_1', 'Brewly', 's', "
+                "'https://www.reddit.com/r/Espresso/comments/1/x/', 1, 'hi', 'post', 't3_1', 0, "
+                ":now, :now), "
+                "('mastodon', 'https://b.c/1', 'Brewly', 's', 'https://b.c/r/x/', 2, 'hi', "
+                "'status', 'https://b.c/1', 0, :now, :now)"
+            ).bindparams(now=utcnow())
+        )
+    database.upgrade()
+    with database.transaction() as session:
+        rows = session.execute(
+            select(MentionRecord.network, MentionRecord.community).order_by(MentionRecord.id)
+        ).all()
+        bots = session.scalars(select(AuthorRecord.bot)).all()
+    assert [tuple(row) for row in rows] == [("reddit", "Espresso"), ("mastodon", None)]
+    assert bots == [False, False]
+    database.close()

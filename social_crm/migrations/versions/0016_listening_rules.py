@@ -50,12 +50,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_listening_exclusions_brand"), "listening_exclusions", ["brand"], unique=False
     )
-    with op.batch_alter_table("mentions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("community", sa.String(length=100), nullable=True))
-    with op.batch_alter_table("authors", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("bot", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ALTER TABLE ADD COLUMN: a batch copy of these tables would trip SQLite's
+    # foreign keys from the rows that point at them.
+    op.add_column("mentions", sa.Column("community", sa.String(length=100), nullable=True))
+    op.add_column(
+        "authors", sa.Column("bot", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     connection = op.get_bind()
     rows = connection.execute(
         sa.select(mentions.c.id, mentions.c.url).where(mentions.c.network == "reddit")
