@@ -176,12 +176,13 @@ class Daemon:
         check_levels(ctx.routing, self.settings.escalation, self.settings.spikes)
         for brand in self.settings.brands:
             LOGGER.info(
-                "watching %s: keywords=%s hashtags=%s subreddits=%s accounts=%s",
+                "watching %s: keywords=%s hashtags=%s subreddits=%s accounts=%s rules=%s",
                 brand.name,
                 brand.keywords,
                 brand.hashtags,
                 brand.subreddits,
                 brand.accounts.model_dump(exclude_none=True),
+                brand.rules.model_dump(exclude_defaults=True),
             )
         LOGGER.info(
             "connectors: %s; alert channels: %s",
@@ -355,8 +356,10 @@ class Daemon:
             LOGGER.error("configuration not reloaded, the current rules stay: %s", problems)
             return False
         changes, others = rule_changes(self.settings, new)
+        # Only the brands polled since start-up; one gone from the file keeps its rules.
+        updated = {brand.name: brand.rule_set() for brand in new.brands}
         self.context.rules = {
-            brand.name: brand.rule_set() for brand in new.brands if brand.name in self.context.rules
+            name: updated.get(name, rules) for name, rules in self.context.rules.items()
         }
         self.settings = self.context.settings = self.settings.model_copy(
             update={"brands": [_with_rules(brand, new) for brand in self.settings.brands]}

@@ -241,7 +241,9 @@ class RuleSet:
                 )
         if self.query is not None and not self.query.matches(text):
             return Decision(False, "query", f"the text does not match {self.query}")
-        where = item.source_name or item.source_kind
+        where = item.source_name or (
+            item.source_kind if item.source_kind != OTHER else "any source"
+        )
         if self.scope_of(item) == KEYWORD:
             found = next((term for term in self.terms if term.matches(text)), None)
             if found is None:
