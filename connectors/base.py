@@ -39,6 +39,7 @@ class Author:
     # What the profile shows, for identity evidence: {"note": bio, "fields": [{name, value,
     # verified_at}]} (Mastodon's shape); None when the network's listing does not carry it.
     profile: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    bot: bool = False  # the network flags the account as automated (Mastodon's account.bot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class Mention:
     # Where the network re-reads it, for Refreshable.refresh (Mastodon: "host/local id" on
     # the instance that served it); None when the native id is enough.
     locator: str | None = None
+    # Where within the network it was posted: the subreddit (reddit, without r/); None elsewhere.
+    community: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

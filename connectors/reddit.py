@@ -117,8 +117,18 @@ SUBMISSION_FIELDS = (
     "created_utc",
     "score",
     "edited",
+    "subreddit",
 )
-COMMENT_FIELDS = ("name", "body", "author", "parent_id", "created_utc", "score", "edited")
+COMMENT_FIELDS = (
+    "name",
+    "body",
+    "author",
+    "parent_id",
+    "created_utc",
+    "score",
+    "edited",
+    "subreddit",
+)
 _Request = tuple[str, dict[str, str]]  # a listing's path and parameters
 MALFORMED = (ValueError, KeyError, TypeError, AttributeError)  # from a response of odd shape
 
@@ -709,6 +719,7 @@ def mention_from_submission(
         parent_id=None,
         reach=_score(sub),
         edited_at=_edited_at(sub),
+        community=_subreddit(sub),
     )
 
 
@@ -730,7 +741,15 @@ def mention_from_comment(
         parent_id=vars(comment).get("parent_id") or None,
         reach=_score(comment),
         edited_at=_edited_at(comment),
+        community=_subreddit(comment),
     )
+
+
+def _subreddit(item: Submission | Comment) -> str | None:
+    """The name of the item's subreddit (praw holds a lazy Subreddit, a raw answer a str)."""
+    subreddit = vars(item).get("subreddit")
+    name = getattr(subreddit, "display_name", subreddit)
+    return str(name) if isinstance(name, str) and name else None
 
 
 def _score(item: Submission | Comment) -> int:

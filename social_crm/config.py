@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from connectors.base import Watch
 from social_crm.errors import ConfigError
+from social_crm.listening import SOURCE_KINDS, QuerySyntaxError, RuleSet, Term, parse_query
 from social_crm.severity import Severity
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -42,6 +43,80 @@ class BrandAccounts(Strict):
     mastodon: str | None = None
 
 
+def _terms(values: list[str]) -> list[str]:
+    """Words and phrases the listening rules can look for (each with a letter or digit)."""
+    for value in values:
+        try:
+            Term(value)
+        except ValueError as exc:
+            raise PydanticCustomError("term", str(exc)) from None
+    return [value.strip() for value in values]
+
+
+class ListeningRules(Strict):
+    """Which fetched items become mentions: exclusions, a query and scopes (README:
+    "Listening rules"). Checked once per item, after a fetch and before it is stored."""
+
+    query: str | None = None  # AND, OR, NOT, ( ), "phrases", #tags, $cashtags, prefix*
+    exclude: list[str] = []  # words and phrases: an item with any of them is dropped
+    exclude_subreddits: list[str] = []
+    exclude_authors: list[str] = []  # reddit name, mastodon user@instance (a bare name: any)
+    exclude_instances: list[str] = []  # Mastodon instances (and their subdomains)
+    exclude_bots: bool = True  # known bot accounts (DEFAULT_BOTS and `bots`), network-flagged bots
+    bots: list[str] = []  # more known bot accounts
+    languages: list[str] = []  # ISO 639-1 codes to keep (the network's, else detected); []: all
+    min_length: int = Field(0, ge=0)  # characters, whitespace collapsed
+    scope: dict[str, Literal["all", "keyword"]] = {}  # source kind, r/<name> or #<tag>
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, query: str | None) -> str | None:
+        if query is None:
+            return None
+        try:
+            parse_query(query)
+        except QuerySyntaxError as exc:
+            raise PydanticCustomError("query", str(exc)) from None
+        return query
+
+    _exclude = field_validator("exclude")(_terms)
+
+    @field_validator("exclude_subreddits")
+    @classmethod
+    def _subreddit_names(cls, subs: list[str]) -> list[str]:
+        return [re.sub(r"^/?r/", "", sub.strip()).lower() for sub in subs]
+
+    @field_validator("exclude_instances", "exclude_authors", "bots")
+    @classmethod
+    def _folded(cls, values: list[str]) -> list[str]:
+        if any(not value.strip() for value in values):
+            raise PydanticCustomError("empty", "entries must not be empty")
+        return [value.strip().lower() for value in values]
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, codes: list[str]) -> list[str]:
+        bad = [code for code in codes if not re.fullmatch(r"[a-z]{2,3}", code.strip().lower())]
+        if bad:
+            raise PydanticCustomError(
+                "language", "expected ISO 639-1 codes such as en, nl; not: {bad}", {"bad": bad}
+            )
+        return [code.strip().lower() for code in codes]
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_sources(cls, scope: dict[str, str]) -> dict[str, str]:
+        named = re.compile(r"^(r/[A-Za-z0-9_]+|#\w+)$")
+        unknown = [key for key in scope if key not in SOURCE_KINDS and not named.match(key)]
+        if unknown:
+            raise PydanticCustomError(
+                "scope",
+                "unknown source {unknown}; expected {kinds}, r/<subreddit> or #<hashtag>",
+                {"unknown": ", ".join(map(repr, unknown)), "kinds": ", ".join(SOURCE_KINDS)},
+            )
+        return {key.lower(): value for key, value in scope.items()}
+
+
 class Brand(Strict):
     """A brand and what is watched for it."""
 
@@ -50,6 +125,9 @@ class Brand(Strict):
     hashtags: list[str] = []
     subreddits: list[str] = []
     accounts: BrandAccounts = BrandAccounts()
+    rules: ListeningRules = ListeningRules()
+
+    _keywords = field_validator("keywords")(_terms)
 
     @field_validator("hashtags")
     @classmethod
@@ -70,6 +148,25 @@ class Brand(Strict):
             subreddits=tuple(self.subreddits),
             reddit_account=self.accounts.reddit,
             mastodon_account=self.accounts.mastodon,
+        )
+
+    def rule_set(self) -> RuleSet:
+        """The brand's listening rules, compiled (the query was checked at load)."""
+        rules = self.rules
+        return RuleSet.compile(
+            brand=self.name,
+            keywords=self.keywords,
+            hashtags=self.hashtags,
+            query=parse_query(rules.query) if rules.query is not None else None,
+            exclude=rules.exclude,
+            exclude_subreddits=rules.exclude_subreddits,
+            exclude_authors=rules.exclude_authors,
+            exclude_instances=rules.exclude_instances,
+            exclude_bots=rules.exclude_bots,
+            bots=rules.bots,
+            languages=rules.languages,
+            min_length=rules.min_length,
+            scope=rules.scope,
         )
 
 
@@ -749,6 +846,36 @@ def load_config(path: str | Path, *, sections: Collection[str] | None = None) ->
     return settings.model_copy(
         update={"connector_settings": _connector_settings(path, root, settings)}
     )
+
+
+# What a brand's listening rules are made of; the rest of a brand changes its sources.
+RULE_FIELDS = ("keywords", "hashtags", "rules")
+
+
+def rule_changes(old: Settings, new: Settings) -> tuple[list[str], bool]:
+    """What changed in the brands' listening rules, one phrase per change, and whether
+    anything else changed too (sources, connectors, other sections: read at start-up)."""
+    changes: list[str] = []
+    before = {brand.name: brand for brand in old.brands}
+    after = {brand.name: brand for brand in new.brands}
+    for name in [*before, *(name for name in after if name not in before)]:
+        if name not in after or name not in before:
+            continue  # a brand added or removed changes sources too: a restart
+        was, now = _rule_values(before[name]), _rule_values(after[name])
+        changes.extend(
+            f"{name}: {key} {was[key]!r} -> {now[key]!r}" for key in now if was[key] != now[key]
+        )
+    others = old.model_dump(exclude={"brands"}) != new.model_dump(exclude={"brands"}) or [
+        brand.model_dump(exclude=set(RULE_FIELDS)) for brand in old.brands
+    ] != [brand.model_dump(exclude=set(RULE_FIELDS)) for brand in new.brands]
+    return changes, others
+
+
+def _rule_values(brand: Brand) -> dict[str, Any]:
+    """A brand's keywords, hashtags and each rule, by name, for comparing two versions."""
+    values: dict[str, Any] = {"keywords": brand.keywords, "hashtags": brand.hashtags}
+    values.update(brand.rules.model_dump())
+    return values
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:

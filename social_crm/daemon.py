@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.events import (
@@ -25,7 +26,7 @@ from connectors.base import Connector
 from connectors.registry import connector_class
 from sentiment import Classifier, ModelError, load_classifier
 from social_crm.alerts.escalation import Routing, check_levels
-from social_crm.config import Settings
+from social_crm.config import RULE_FIELDS, Brand, Settings, load_config, rule_changes
 from social_crm.db import Database, heartbeats
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
@@ -37,6 +38,9 @@ LOGGER = logging.getLogger(__name__)
 
 # Waits between attempts to reach a database that is down at start-up: doubling to the cap.
 DATABASE_RETRY_SECONDS = (5.0, 60.0)
+
+# How often the running daemon looks whether its configuration file changed.
+CONFIG_CHECK_SECONDS = 2.0
 
 # Classified once at start-up: an English and a Dutch post, so every model route is warm.
 WARM_UP_TEXTS = ["Thanks, this works great!", "Dit werkt helemaal niet, wat jammer."]
@@ -122,7 +126,10 @@ class Daemon:
         connectors: Mapping[str, Connector] | None = None,
         notifiers: Mapping[str, Notifier] | None = None,
         now: Callable[[], datetime] = utcnow,
+        config_path: Path | None = None,
     ) -> None:
+        """``config_path``: the file ``settings`` came from; its listening rules are reread
+        when it changes or on SIGHUP (None: never)."""
         self.settings = settings
         notifiers = dict(notifiers or {})
         self.context = JobContext(
@@ -133,11 +140,15 @@ class Daemon:
             connectors=dict(connectors or {}),
             notifiers=notifiers,
             now=now,
+            rules={brand.name: brand.rule_set() for brand in settings.brands},
         )
         self.db = self.context.db
         self._given_connectors = connectors is not None
         self._started = False
         self._starting = False
+        self.config_path = config_path
+        self._config_stamp = _file_stamp(config_path)
+        self._reload_asked = False  # set by SIGHUP, read by the main loop
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -165,12 +176,13 @@ class Daemon:
         check_levels(ctx.routing, self.settings.escalation, self.settings.spikes)
         for brand in self.settings.brands:
             LOGGER.info(
-                "watching %s: keywords=%s hashtags=%s subreddits=%s accounts=%s",
+                "watching %s: keywords=%s hashtags=%s subreddits=%s accounts=%s rules=%s",
                 brand.name,
                 brand.keywords,
                 brand.hashtags,
                 brand.subreddits,
                 brand.accounts.model_dump(exclude_none=True),
+                brand.rules.model_dump(exclude_defaults=True),
             )
         LOGGER.info(
             "connectors: %s; alert channels: %s",
@@ -268,6 +280,8 @@ class Daemon:
         if handle_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, self._on_signal)
+            if hasattr(signal, "SIGHUP"):
+                signal.signal(signal.SIGHUP, self._on_hangup)
         self._starting = True
         try:
             self.start()
@@ -287,6 +301,7 @@ class Daemon:
         scheduler.start()
         LOGGER.info("daemon running")
         next_beat = time.monotonic() + interval
+        next_config_check = time.monotonic() + CONFIG_CHECK_SECONDS
         try:
             while not self.context.stop.wait(tick_seconds):
                 if tick is not None and tick():
@@ -294,6 +309,9 @@ class Daemon:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + interval
                     self._beat(beat_id)
+                if self._reload_asked or time.monotonic() >= next_config_check:
+                    next_config_check = time.monotonic() + CONFIG_CHECK_SECONDS
+                    self._check_config()
         finally:
             self.context.stop.set()
             LOGGER.info("stopping: finishing the work in hand")
@@ -309,6 +327,49 @@ class Daemon:
                 (heartbeats.stop if stopping else heartbeats.beat)(session, beat_id)
         except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the daemon
             LOGGER.warning("could not record the daemon's heartbeat: %s", exc)
+
+    # -- reloading the listening rules ----------------------------------------------------
+
+    def _on_hangup(self, _signum: int, _frame: Any) -> None:
+        self._reload_asked = True  # the main loop rereads the file
+
+    def _check_config(self) -> None:
+        """Reread the rules on SIGHUP, or when the file's time or size changed."""
+        stamp = _file_stamp(self.config_path)
+        if self._reload_asked or stamp != self._config_stamp:
+            self._reload_asked = False
+            self._config_stamp = stamp
+            self.reload_rules()
+
+    def reload_rules(self) -> bool:
+        """Read the configuration file again and use its listening rules from now on.
+
+        Logs one line saying what changed. A file that does not validate changes nothing:
+        one error line, and the rules in use stay. Other settings are read at start-up only.
+        """
+        if self.config_path is None:
+            return False
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            problems = "; ".join(str(exc).splitlines())
+            LOGGER.error("configuration not reloaded, the current rules stay: %s", problems)
+            return False
+        changes, others = rule_changes(self.settings, new)
+        # Only the brands polled since start-up; one gone from the file keeps its rules.
+        updated = {brand.name: brand.rule_set() for brand in new.brands}
+        self.context.rules = {
+            name: updated.get(name, rules) for name, rules in self.context.rules.items()
+        }
+        self.settings = self.context.settings = self.settings.model_copy(
+            update={"brands": [_with_rules(brand, new) for brand in self.settings.brands]}
+        )
+        restart = "; other changes take effect after a restart" if others else ""
+        if changes:
+            LOGGER.info("listening rules reloaded: %s%s", "; ".join(changes), restart)
+        else:
+            LOGGER.info("configuration reread: listening rules unchanged%s", restart)
+        return True
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         LOGGER.info("received %s", signal.Signals(signum).name)
@@ -370,6 +431,25 @@ class Daemon:
                 return None
 
         return job
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int] | None:
+    """The file's modification time and size; None when there is no file to read."""
+    if path is None:
+        return None
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+def _with_rules(brand: Brand, new: Settings) -> Brand:
+    """``brand`` with the keywords, hashtags and rules ``new`` gives it (if it still has it)."""
+    update = next((b for b in new.brands if b.name == brand.name), None)
+    if update is None:
+        return brand
+    return brand.model_copy(update={field: getattr(update, field) for field in RULE_FIELDS})
 
 
 def _run_steps(ctx: JobContext, steps: tuple[Callable[[JobContext], int], ...]) -> None:

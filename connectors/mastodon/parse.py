@@ -136,6 +136,7 @@ def mention_from_status(
             followers=_count(account.get("followers_count")),
             url=str(account.get("url") or ""),
             profile=account_profile(account),
+            bot=account.get("bot") is True,
         ),
         text=status_text(status),
         created_at=_utc_datetime(status["created_at"]),

@@ -23,6 +23,7 @@ from social_crm.cli import (
     links,
     render,
     replies,
+    rules,
     run,
     status,
     users,
@@ -45,6 +46,7 @@ app.add_typer(ambassadors.app, name="ambassadors")
 app.add_typer(links.app, name="links")
 app.add_typer(replies.app, name="replies")
 app.add_typer(users.app, name="users")
+app.add_typer(rules.app, name="rules")
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(status.status)

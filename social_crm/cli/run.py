@@ -31,6 +31,9 @@ def run(
     # takes a moment), a signal simply ends the command, with status 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the rules are read at start-up anyway
+    from social_crm.config import default_config_path
     from social_crm.daemon import Daemon
 
     configured = settings(config)
@@ -40,7 +43,7 @@ def run(
 
         server = WebServer(create_app(configured), host=host, port=port).start()
     try:
-        Daemon(configured).run()
+        Daemon(configured, config_path=config or default_config_path()).run()
     finally:
         if server is not None:
             server.stop()

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from social_crm.config import Settings
     from social_crm.db import heartbeats
     from social_crm.delivery.outbox import ChannelHealth
+    from social_crm.mentions.exclusions import ExclusionCount
 
 LOGGER = logging.getLogger(__name__)
 
@@ -23,12 +24,14 @@ def status(config: ConfigOption = None) -> None:
     from social_crm.alerts import health
     from social_crm.db import heartbeats
     from social_crm.delivery.outbox import channel_report
+    from social_crm.mentions.exclusions import exclusion_report
 
     current = settings(config)
     with database(config).transaction() as session:
         daemons = heartbeats.daemons(session)
         sources = health.report(session, networks=_connector_networks(current))
         channels = {row.channel: row for row in channel_report(session)}
+        exclusions = exclusion_report(session)
     _print_daemons(daemons)
     table = render.table(
         "source", "state", "last success", "items 1h/24h", title="Sources", flexible="source"
@@ -48,6 +51,7 @@ def status(config: ConfigOption = None) -> None:
             )
     render.console.print(table if sources else "no source has been polled yet")
     render.print_errors(errors)
+    _print_exclusions(exclusions)
     _print_channels(channels, configured=[channel.name for channel in current.alerts.channels])
 
 
@@ -59,6 +63,23 @@ def _state(row: SourceHealth) -> str:
     if row.skipped:
         parts.append(f"{row.skipped} skipped")
     return ", ".join(parts)
+
+
+def _print_exclusions(rows: list[ExclusionCount]) -> None:
+    """Items each listening rule left out of each source (not stored, no alert)."""
+    if not rows:
+        return
+    table = render.table(
+        "source", "rule", "items", "last", title="Left out by listening rules", flexible="source"
+    )
+    for row in rows:
+        table.add_row(
+            f"{cell(row.source_key)}\n{cell(row.connector)}",
+            cell(row.rule),
+            str(row.count),
+            ago(row.last_at),
+        )
+    render.console.print(table)
 
 
 def _print_daemons(state: heartbeats.DaemonState) -> None:

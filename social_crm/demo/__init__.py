@@ -24,10 +24,11 @@ from social_crm.daemon import Daemon
 from social_crm.db import Database
 from social_crm.delivery.enums import DeliveryStatus
 from social_crm.delivery.models import Delivery
-from social_crm.demo.script import ACCOUNTS, SCRIPT
+from social_crm.demo.script import ACCOUNTS, BOTS, SCRIPT
 from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
+from social_crm.mentions.exclusions import ExclusionCount, exclusion_report
 from social_crm.mentions.models import MentionRecord
 
 STEP_SECONDS = 0.4
@@ -43,6 +44,14 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
         for username, (domain, display_name, followers) in ACCOUNTS.items():
             mastodon.add_account(
                 username, display_name=display_name, followers=followers, remote_domain=domain
+            )
+        for username, (domain, display_name, followers) in BOTS.items():
+            mastodon.add_account(
+                username,
+                display_name=display_name,
+                followers=followers,
+                remote_domain=domain,
+                bot=True,
             )
         os.environ.update(
             SOCIAL_CRM_DEMO_REDDIT_URL=reddit.url,
@@ -76,14 +85,18 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
         status = console.status("starting")
 
         def tick() -> bool:
-            stored, pending, alerts = _progress(daemon)
+            stored, left_out, pending, alerts = _progress(daemon)
             if alerts and not first_alert:
                 first_alert.append(time.monotonic() - started)
             status.update(
                 f"published {len(published)}/{len(SCRIPT)}  stored {stored}  "
-                f"alerts {alerts}  emails {len(smtp.messages)}  webhooks {len(webhook.payloads)}"
+                f"left out {left_out}  alerts {alerts}  emails {len(smtp.messages)}  "
+                f"webhooks {len(webhook.payloads)}"
             )
-            finished = len(published) == len(SCRIPT) and stored == len(SCRIPT) and pending == 0
+            # Each post of the script is found by one source only once stored or left out.
+            finished = (
+                len(published) == len(SCRIPT) and stored + left_out >= len(SCRIPT) and pending == 0
+            )
             timed_out = seconds is not None and time.monotonic() - started >= seconds
             return finished or timed_out
 
@@ -103,10 +116,12 @@ def _publish(reddit: FakeReddit, mastodon: FakeMastodon, published: list[str]) -
         published.append(step.publish(reddit, mastodon, ids))
 
 
-def _progress(daemon: Daemon) -> tuple[int, int, int]:
-    """(mentions stored, mentions or deliveries still in the pipeline, alerts delivered)."""
+def _progress(daemon: Daemon) -> tuple[int, int, int, int]:
+    """(mentions stored, items left out by the listening rules, mentions or deliveries
+    still in the pipeline, alerts delivered)."""
     with daemon.db.transaction() as session:
         stored = session.scalar(select(func.count()).select_from(MentionRecord)) or 0
+        left_out = sum(row.count for row in exclusion_report(session))
         unprocessed = (
             session.scalar(
                 select(func.count())
@@ -131,7 +146,18 @@ def _progress(daemon: Daemon) -> tuple[int, int, int]:
             )
             or 0
         )
-    return stored, unprocessed + pending, delivered
+    return stored, left_out, unprocessed + pending, delivered
+
+
+def _report_left_out(console: Console, rows: list[ExclusionCount]) -> None:
+    """The noise the listening rules kept out: never stored, never an alert."""
+    total = sum(row.count for row in rows)
+    table = Table(
+        "rule", "source", "posts", title=f"Left out by the listening rules: {total} posts"
+    )
+    for row in rows:
+        table.add_row(escape(row.rule), escape(row.source_key), str(row.count))
+    console.print(table)
 
 
 def _report(
@@ -146,6 +172,7 @@ def _report(
     with db.transaction() as session:
         alerts = list_alerts(session)
         ranking = ambassador_rows(session, limit=10)
+        left_out = exclusion_report(session)
     db.close()
     table = Table(
         "id",
@@ -174,6 +201,7 @@ def _report(
         subject = " ".join(str(message["Subject"]).split())  # unfold the long header
         console.print(f"  email received: {escape(subject)}")
     console.print(f"  webhook posts received: {len(webhook.payloads)}")
+    _report_left_out(console, left_out)
     ambassadors = Table(
         "rank",
         "author",

@@ -11,12 +11,16 @@ from social_crm.demo.servers.reddit import FakeReddit
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One published post; ``publish`` returns its id on the fake network."""
+    """One published post; ``publish`` returns its id on the fake network.
+
+    ``noise``: a post the demo's listening rules leave out (config/demo.yaml), never stored.
+    """
 
     network: str
     author: str
     text: str
     publish: Callable[[FakeReddit, FakeMastodon, dict[str, str]], str]
+    noise: bool = False
 
 
 ACCOUNTS = {
@@ -25,10 +29,16 @@ ACCOUNTS = {
     "bob": ("fosstodon.org", "Bob Miller", 85),
     "coffeegeek": ("mastodon.social", "The Coffee Geek", 15000),
     "lotte": ("mastodon.nl", "Lotte", 40),
+    "kaffeeklaus": ("chaos.social", "Klaus", 310),
+    "beanjobs": ("mastodon.social", "Bean Jobs", 2300),
 }
+# Accounts flagged as bots on their instance.
+BOTS = {"brewdeals": ("botsin.space", "Brewly Deals", 12)}
 
 
-def reddit_post(key: str, subreddit: str, author: str, title: str, body: str = "") -> Step:
+def reddit_post(
+    key: str, subreddit: str, author: str, title: str, body: str = "", *, noise: bool = False
+) -> Step:
     """A new submission, remembered as ``key`` for replies."""
     return Step(
         "reddit",
@@ -37,20 +47,38 @@ def reddit_post(key: str, subreddit: str, author: str, title: str, body: str = "
         lambda r, m, ids: ids.setdefault(
             key, r.submit(subreddit, author=author, title=title, selftext=body)
         ),
+        noise,
     )
 
 
-def reddit_reply(parent: str, author: str, body: str) -> Step:
+def reddit_reply(parent: str, author: str, body: str, *, noise: bool = False) -> Step:
     """A comment under the post or comment remembered as ``parent``."""
     return Step(
-        "reddit", author, body, lambda r, m, ids: r.comment(ids[parent], author=author, body=body)
+        "reddit",
+        author,
+        body,
+        lambda r, m, ids: r.comment(ids[parent], author=author, body=body),
+        noise,
     )
 
 
-def toot(user: str, text: str, *, mention: str | None = None) -> Step:
-    """A Mastodon status by one of ACCOUNTS (hashtags in the text are tags)."""
-    author = f"{user}@{ACCOUNTS[user][0]}"
-    return Step("mastodon", author, text, lambda r, m, ids: m.post(author, text, mention=mention))
+def toot(
+    user: str,
+    text: str,
+    *,
+    mention: str | None = None,
+    language: str = "en",
+    noise: bool = False,
+) -> Step:
+    """A Mastodon status by one of ACCOUNTS or BOTS (hashtags in the text are tags)."""
+    author = f"{user}@{(ACCOUNTS.get(user) or BOTS[user])[0]}"
+    return Step(
+        "mastodon",
+        author,
+        text,
+        lambda r, m, ids: m.post(author, text, mention=mention, language=language),
+        noise,
+    )
 
 
 SCRIPT: list[Step] = [
@@ -62,6 +90,14 @@ SCRIPT: list[Step] = [
         "Perfect espresso every single morning. Best purchase I have made, love it!",
     ),
     toot("anna", "Just unboxed my #Brewly grinder. Gorgeous design and so quiet, I love it!"),
+    reddit_post(
+        "ipa",
+        "beer",
+        "hoppy_hank",
+        "Brewly Beer's new IPA is out",
+        "Tried the Brewly beer IPA tonight: very hoppy, a bit too bitter for me.",
+        noise=True,  # found by search; r/beer is excluded
+    ),
     reddit_post(
         "help",
         "brewly",
@@ -83,6 +119,17 @@ SCRIPT: list[Step] = [
         "simple menu. Full review on Friday.",
     ),
     reddit_reply("broken", "latte_lisa", "Same here, mine leaks water everywhere. Really awful."),
+    reddit_reply(
+        "broken",
+        "AutoModerator",
+        "Your post about Brewly support has been flagged for review. Please read the rules.",
+        noise=True,  # a known bot
+    ),
+    toot(
+        "brewdeals",
+        "#Brewly grinder deal: 20% off today only! Follow and boost for the giveaway.",
+        noise=True,  # the account is flagged as a bot
+    ),
     toot(
         "bob",
         "@brewly my order arrived broken and nobody answers my emails. Awful, "
@@ -92,7 +139,26 @@ SCRIPT: list[Step] = [
     reddit_reply(
         "one", "espresso_erik", "Update: the new descaling tablets work great too. Happy!"
     ),
-    toot("lotte", "Mijn #Brewly werkt geweldig, echt een aanrader!"),
+    toot("lotte", "Mijn #Brewly werkt geweldig, echt een aanrader!", language="nl"),
+    reddit_post(
+        "grinders",
+        "espresso",
+        "new_barista",
+        "Which grinder for a beginner?",
+        "Budget around 200, mostly for espresso at home. Any advice?",
+        noise=True,  # r/espresso keeps only posts that name Brewly
+    ),
+    toot(
+        "kaffeeklaus",
+        "Meine #Brewly Mühle ist endlich da und sie mahlt wunderbar fein!",
+        language="de",
+        noise=True,  # only English and Dutch are kept
+    ),
+    toot(
+        "beanjobs",
+        "#Brewly is hiring a barista trainer in Utrecht. Apply by Friday!",
+        noise=True,  # job ads are excluded
+    ),
     reddit_reply("help", "koffie_kees", "Ja hoor, de Brewly One werkt prima op 110V en 230V."),
     toot("anna", "Third week with my #Brewly and every cup is excellent. Highly recommend it!"),
     reddit_reply("broken", "Grumpy_Gus", "Still no answer. Horrible. Never buying Brewly again."),

@@ -14,6 +14,7 @@ from social_crm.config import Settings
 from social_crm.db import Database
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier
+from social_crm.listening import RuleSet
 
 
 @dataclass(slots=True)
@@ -26,6 +27,9 @@ class JobContext:
     classifier: Classifier | None = None
     connectors: dict[str, Connector] = field(default_factory=dict)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    # Each brand's listening rules; replaced whole when the configuration is reloaded.
+    # A brand without an entry keeps every fetched item.
+    rules: dict[str, RuleSet] = field(default_factory=dict)
     now: Callable[[], datetime] = utcnow  # wall-clock UTC; tests inject a virtual one
     stop: threading.Event = field(default_factory=threading.Event)  # set: finish and return
     # When this process last logged each failing source ("connector/source"): a failure is

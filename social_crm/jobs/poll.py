@@ -46,7 +46,9 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             with ctx.db.transaction() as session:
                 row = load_cursor(session, name, source.key)
                 recovered = row.consecutive_failures > 0
-                added = store_batch(session, name, source.key, batch)
+                added = store_batch(
+                    session, name, source.key, batch, rules=ctx.rules.get(source.brand)
+                )
                 if added:
                     health.note_recovery(session, row)
                 if recovered:

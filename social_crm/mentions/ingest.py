@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Author, Batch, Mention, Revision, Skipped
 from social_crm.db.base import utcnow
+from social_crm.listening import Item, RuleSet
+from social_crm.mentions.exclusions import count_exclusions
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SkippedItem, SourceCursor
 from social_crm.mentions.storable import storable
 
@@ -33,23 +36,46 @@ def load_cursor(session: Session, connector: str, source_key: str) -> SourceCurs
     return row
 
 
-def store_batch(session: Session, connector: str, source_key: str, batch: Batch) -> int:
+def store_batch(
+    session: Session,
+    connector: str,
+    source_key: str,
+    batch: Batch,
+    *,
+    rules: RuleSet | None = None,
+) -> int:
     """Add the batch's mentions not stored yet and move the cursor; returns how many were new.
 
     Runs inside the caller's transaction, so the cursor never moves past a mention that
     was not stored. A mention that cannot be stored is kept in ``skipped_items`` instead
     (each is stored in its own SAVEPOINT), so one bad item never holds the source back.
+    With ``rules`` (the brand's listening rules), a new item they exclude is not stored,
+    only counted per rule in ``listening_exclusions``; None keeps every item.
     """
     cursor = load_cursor(session, connector, source_key)
     known = _known_ids(session, batch.mentions)
     authors: dict[tuple[str, str], AuthorRecord] = {}
     threads: dict[str, str] = {}  # native id -> thread of this batch's mentions (oldest first)
+    excluded: Counter[str] = Counter()
     added = 0
     for mention in batch.mentions:
         key = (mention.network, mention.native_id)
         if key in known:
             continue
         known.add(key)
+        if rules is not None:
+            decision = rules.decide(Item.of(mention))
+            if not decision.kept:
+                excluded[decision.rule] += 1
+                LOGGER.debug(
+                    "%s/%s: %s left out by %s: %s",
+                    connector,
+                    source_key,
+                    storable(mention.native_id),
+                    decision.rule,
+                    decision.reason,
+                )
+                continue
         try:
             with session.begin_nested():
                 author = authors.get((mention.network, mention.author.handle))
@@ -70,11 +96,29 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
     for item in batch.skipped:
         skip(session, connector, source_key, item)
     now = utcnow()
+    if excluded and rules is not None:
+        count_exclusions(
+            session,
+            brand=rules.brand,
+            connector=connector,
+            source_key=source_key,
+            counts=excluded,
+            now=now,
+        )
+        LOGGER.info(
+            "%s/%s: %d item(s) left out by the listening rules (%s)",
+            connector,
+            source_key,
+            excluded.total(),
+            ", ".join(f"{rule}: {count}" for rule, count in excluded.most_common()),
+        )
     cursor.cursor = batch.cursor
     cursor.last_success_at = now
     cursor.consecutive_failures = 0
-    if added or cursor.last_item_at is None:
-        cursor.last_item_at = now  # silence is measured from the last mention, or the first poll
+    if added or excluded or cursor.last_item_at is None:
+        # Silence is measured from the last item (a mention, or one the rules left out:
+        # the source works), or from the first poll.
+        cursor.last_item_at = now
     session.flush()
     return added
 
@@ -182,6 +226,7 @@ def _upsert_author(session: Session, author: Author) -> AuthorRecord:
     if (display_name, profile) != (record.display_name, record.profile):
         record.link_checked_at = None  # new evidence: look for its customer again
     record.display_name, record.profile = display_name, profile
+    record.bot = author.bot
     record.url = storable(author.url, AuthorRecord.url) or record.url or ""
     if author.profile is not None or author.followers:
         # A listing without the profile (Reddit's, when its budget ran low) says nothing of reach.
@@ -217,6 +262,9 @@ def _record(
         thread_id=thread_id,
         parent_id=mention.parent_id,
         locator=mention.locator,
+        community=storable(mention.community, MentionRecord.community)
+        if mention.community
+        else None,
         reach=mention.reach,
         created_at=mention.created_at,
         edited_at=mention.edited_at,

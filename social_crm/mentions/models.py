@@ -51,6 +51,8 @@ class AuthorRecord(Base):
     # Asked not to be contacted: no reply is sent to them.
     do_not_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     do_not_contact_by: Mapped[str | None] = mapped_column(String(200))
+    # The network flags the account as automated (Mastodon's bot flag).
+    bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     customer: Mapped[Customer | None] = relationship("Customer")
 
@@ -80,6 +82,8 @@ class MentionRecord(Base):
     parent_id: Mapped[str | None] = mapped_column(String(500))
     # Where the network re-reads it for edits and deletions (Mention.locator).
     locator: Mapped[str | None] = mapped_column(String(500))
+    # Where within the network it was posted: the subreddit (Mention.community).
+    community: Mapped[str | None] = mapped_column(String(100))
     reach: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ingested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -165,3 +169,19 @@ class SkippedItem(Base):
     error: Mapped[str] = mapped_column(Text)
     excerpt: Mapped[str] = mapped_column(Text, default="")  # the start of the item as served
     skipped_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ListeningExclusion(Base):
+    """How many fetched items one listening rule kept out of one source (never stored)."""
+
+    __tablename__ = "listening_exclusions"
+    __table_args__ = (UniqueConstraint("connector", "source_key", "rule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand: Mapped[str] = mapped_column(String(200), index=True)
+    connector: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(500))
+    rule: Mapped[str] = mapped_column(String(500))  # Decision.rule: 'exclude "brewly beer"'...
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -117,6 +117,7 @@ class _Account:
     statuses: int = 0
     last_status_at: datetime | None = None
     indexable: bool = True  # opted in to full-text search
+    bot: bool = False  # flagged as an automated account
     # Profile fields: (name, value, verified with rel=me); URL values are shown as links.
     fields: list[tuple[str, str, bool]] = field(default_factory=list)
     url: str | None = None  # set on copies of accounts federated from another fake
@@ -453,11 +454,13 @@ class FakeMastodon:
         remote_domain: str | None = None,
         indexable: bool = True,
         fields: Sequence[tuple[str, str, bool]] = (),
+        bot: bool = False,
     ) -> JSON:
         """Create an account (remote when ``remote_domain`` is given) and return its JSON.
 
         Only statuses of ``indexable`` accounts (opted in) are found by full-text search.
-        ``fields`` are profile fields (name, value, verified by a ``rel=me`` link back).
+        ``fields`` are profile fields (name, value, verified by a ``rel=me`` link back);
+        ``bot`` flags an automated account.
         """
         with self._lock:
             account = _Account(
@@ -470,6 +473,7 @@ class FakeMastodon:
                 created_at=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
                 indexable=indexable,
                 fields=list(fields),
+                bot=bot,
             )
             key = account.acct.lower()
             if key in self._by_acct:
@@ -834,7 +838,7 @@ class FakeMastodon:
             "acct": account.acct,
             "display_name": account.display_name,
             "locked": False,
-            "bot": False,
+            "bot": account.bot,
             "discoverable": True,
             "indexable": account.indexable,
             "group": False,
