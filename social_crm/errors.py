@@ -26,6 +26,10 @@ class DatabaseUnavailable(SocialCrmError):
     """The database cannot be reached or opened right now; trying again later may work."""
 
 
+class InvalidQuery(SocialCrmError):
+    """A search or listing asked with a filter, page size or cursor that cannot be read."""
+
+
 class NotFound(SocialCrmError):
     """The record asked for does not exist."""
 
