@@ -1,7 +1,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint
+.PHONY: demo test lint vendor browser
 
 # One virtual environment with everything: torch first, pinned to the CPU build on this disk,
 # so that nothing later asks for a multi-GB CUDA build.
@@ -15,10 +15,17 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed  ## run the demo against local fake networks
 	$(BIN)/social-crm demo
 
-test: $(VENV)/.installed  ## run the test suite
+test: $(VENV)/.installed browser  ## run the test suite
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed  ## ruff lint and format check, import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+vendor:  ## refresh the web dashboard's browser libraries from npm (versions in the manifest)
+	python3 scripts/vendor_static.py
+
+browser:  ## Debian's Chromium for the dashboard's browser tests, when missing and apt is there
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium)

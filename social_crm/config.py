@@ -436,9 +436,14 @@ class HealthConfig(Strict):
 
 
 class WebConfig(Strict):
-    """Where the web interface is, so that messages can link to the alerts they name."""
+    """The web dashboard: where it is, so that messages can link to the alerts they name,
+    and how its sign-in cookies are sent."""
 
     base_url: str | None = None  # e.g. https://crm.example.com; None: messages carry no link
+    # Secure cookies (sent over https only): None sends them so when the request came over
+    # https (directly or through a proxy on this machine); false for plain http elsewhere.
+    secure_cookies: bool | None = None
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)  # a sign-in lasts this long
 
     @field_validator("base_url")
     @classmethod

@@ -7,7 +7,8 @@ resolves those names once every domain's models are imported. Whatever opens a d
 
 from __future__ import annotations
 
-from social_crm.alerts.models import Alert
+from social_crm.accounts.models import ApiToken, LoginAttempt, User, WebSession
+from social_crm.alerts.models import Alert, AlertNote
 from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
 from social_crm.customers.models import Customer, Identity, LinkSuggestion
 from social_crm.db.base import Base
@@ -26,18 +27,23 @@ metadata = Base.metadata
 
 __all__ = [
     "Alert",
+    "AlertNote",
     "AmbassadorReview",
     "AmbassadorScore",
+    "ApiToken",
     "AuthorRecord",
     "Customer",
     "Delivery",
     "Heartbeat",
     "Identity",
     "LinkSuggestion",
+    "LoginAttempt",
     "MentionRecord",
     "SentimentRecord",
     "SkippedItem",
     "SourceCursor",
+    "User",
     "Watermark",
+    "WebSession",
     "metadata",
 ]

@@ -49,6 +49,9 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(200))
+    # The last time a person reopened it after it was resolved, and who.
+    reopened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reopened_by: Mapped[str | None] = mapped_column(String(200))
     # Escalation: the rule that raised it, how urgent it is, who owns it, how far it went.
     severity: Mapped[str] = mapped_column(
         String(20), default=Severity.MEDIUM, server_default=Severity.MEDIUM.value
@@ -71,3 +74,18 @@ class Alert(Base):
     last_mention: Mapped[MentionRecord | None] = relationship(foreign_keys=[last_mention_id])
     author: Mapped[AuthorRecord | None] = relationship()
     deliveries: Mapped[list[Delivery]] = relationship(cascade="all, delete-orphan")
+    notes: Mapped[list[AlertNote]] = relationship(
+        cascade="all, delete-orphan", order_by="AlertNote.id", passive_deletes=True
+    )
+
+
+class AlertNote(Base):
+    """A note a person left on an alert, for the team: what was done, what to watch."""
+
+    __tablename__ = "alert_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

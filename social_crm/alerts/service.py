@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ class CustomerBrief:
 
     name: str
     tier: str | None
+    external_id: str = ""  # the CRM's id, which finds the customer's timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class AlertMention:
     change: str | None = None
     label: str | None = None  # its sentiment label, once classified
     deleted: bool = False  # the network says it was deleted
+    display_name: str = ""  # the author's name as their profile shows it
+    author_url: str = ""  # the author's profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,16 @@ class TopPost:
     author: str
     reach: int | None
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNoteView:
+    """A note a person left on an alert."""
+
+    id: int
+    author: str
+    text: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +125,22 @@ class AlertDetail:
     # the thread's next alert, and the mentions the alert points at (an author's other posts
     # that it gathered within the cooldown). Empty for crisis and health alerts.
     mentions: tuple[AlertMention, ...] = ()
+    notes: tuple[AlertNoteView, ...] = ()  # oldest first
+    reopened_at: datetime | None = None  # the last time a person reopened it
+    reopened_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacets:
+    """The values alerts can be filtered by."""
+
+    brands: tuple[str, ...]
+    networks: tuple[str, ...]
+    assignees: tuple[str, ...]
+
+
+# The assignee filter's value for alerts nobody is assigned to.
+UNASSIGNED = "-"
 
 
 def _loaded() -> list[Any]:
@@ -131,22 +161,61 @@ def _loaded() -> list[Any]:
 def list_alerts(
     session: Session,
     *,
-    status: str | None = None,
+    status: str | Collection[str] | None = None,
     severity: str | None = None,
     kind: str | None = None,
+    brand: str | None = None,
+    network: str | None = None,
+    assignee: str | None = None,
+    before_id: int | None = None,
     limit: int | None = None,
 ) -> list[AlertSummary]:
-    """Alerts, newest first, filtered by status, severity and kind."""
+    """Alerts, newest first, filtered by status (one or several), severity, kind, brand,
+    the network of their first mention and assignee (``UNASSIGNED`` for none); only those
+    older than ``before_id`` when given, to page through them."""
     query = select(Alert).options(*_loaded()).order_by(Alert.id.desc())
     if status:
-        query = query.where(Alert.status == status)
+        statuses = [status] if isinstance(status, str) else list(status)
+        query = query.where(Alert.status.in_(statuses))
     if severity:
         query = query.where(Alert.severity == severity)
     if kind:
         query = query.where(Alert.kind == kind)
+    if brand:
+        query = query.where(Alert.brand == brand)
+    if network:
+        query = query.where(
+            Alert.first_mention_id.in_(
+                select(MentionRecord.id).where(MentionRecord.network == network)
+            )
+        )
+    if assignee == UNASSIGNED:
+        query = query.where(Alert.assignee.is_(None))
+    elif assignee:
+        query = query.where(Alert.assignee == assignee)
+    if before_id is not None:
+        query = query.where(Alert.id < before_id)
     if limit:
         query = query.limit(limit)
     return [_summary(alert) for alert in session.scalars(query).unique()]
+
+
+def alert_facets(session: Session) -> AlertFacets:
+    """The brands, networks and assignees that alerts have, to filter by."""
+    brands = session.scalars(select(Alert.brand).distinct().order_by(Alert.brand))
+    assignees = session.scalars(
+        select(Alert.assignee)
+        .where(Alert.assignee.is_not(None))
+        .distinct()
+        .order_by(Alert.assignee)
+    )
+    networks = session.scalars(
+        select(MentionRecord.network)
+        .where(MentionRecord.id.in_(select(Alert.first_mention_id)))
+        .distinct()
+        .order_by(MentionRecord.network)
+    )
+    return AlertFacets(tuple(brands), tuple(networks), tuple(a for a in assignees if a))
 
 
 def get_alert(session: Session, alert_id: int) -> AlertDetail:
@@ -177,6 +246,11 @@ def get_alert(session: Session, alert_id: int) -> AlertDetail:
             for post in details.get("top", [])
         ),
         mentions=_conversation(session, alert) if alert.kind == AlertKind.MENTION else (),
+        notes=tuple(
+            AlertNoteView(note.id, note.author, note.text, note.created_at) for note in alert.notes
+        ),
+        reopened_at=alert.reopened_at,
+        reopened_by=alert.reopened_by,
     )
 
 
@@ -245,11 +319,15 @@ def _mention(mention: MentionRecord | None, *, opened_at: datetime) -> AlertMent
         text=mention.text,
         url=mention.url,
         created_at=mention.created_at,
-        customer=CustomerBrief(customer.name, customer.tier) if customer else None,
+        customer=CustomerBrief(customer.name, customer.tier, customer.external_id)
+        if customer
+        else None,
         visibility=mention.visibility,
         change=_change(mention, opened_at=opened_at),
         label=mention.sentiment.label if mention.sentiment else None,
         deleted=mention.deleted_at is not None,
+        display_name=mention.author.display_name,
+        author_url=mention.author.url,
     )
 
 

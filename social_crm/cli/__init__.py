@@ -14,7 +14,19 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 import social_crm.schema  # noqa: F401 - every table, before any query
-from social_crm.cli import alerts, ambassadors, classify, customers, db, links, render, run, status
+from social_crm.cli import (
+    alerts,
+    ambassadors,
+    classify,
+    customers,
+    db,
+    links,
+    render,
+    run,
+    status,
+    users,
+    web,
+)
 from social_crm.delivery.channels.redact import RedactingFilter
 from social_crm.errors import SocialCrmError, exit_code
 
@@ -30,10 +42,12 @@ app.add_typer(customers.app, name="customers")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(ambassadors.app, name="ambassadors")
 app.add_typer(links.app, name="links")
+app.add_typer(users.app, name="users")
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(status.status)
 app.command()(classify.classify)
+app.command()(web.web)
 
 
 class IsoFormatter(logging.Formatter):
@@ -53,10 +67,18 @@ UsageError: type[Exception] = _CLICK_ERRORS["UsageError"]
 ClickException: type[Exception] = _CLICK_ERRORS["ClickException"]
 
 # Commands that run for long and log what they do as they go.
-DAEMON_COMMANDS = ("run", "demo")
+DAEMON_COMMANDS = ("run", "demo", "web")
 
 # Libraries whose INFO logs say nothing a user of the command needs.
-NOISY_LOGGERS = ("apscheduler", "httpx", "urllib3", "prawcore", "werkzeug", "alembic.runtime")
+NOISY_LOGGERS = (
+    "apscheduler",
+    "httpx",
+    "urllib3",
+    "prawcore",
+    "werkzeug",
+    "alembic.runtime",
+    "uvicorn.access",
+)
 
 
 def _print_version(value: bool) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from social_crm.cli import render
 from social_crm.cli.common import ConfigOption, settings
+from social_crm.cli.web import HostOption, PortOption
 from social_crm.errors import ConfigError
 
 LOGGER = logging.getLogger(__name__)
@@ -17,15 +18,32 @@ LOGGER = logging.getLogger(__name__)
 DEMO_LIBRARIES = ("werkzeug", "aiosmtpd")
 
 
-def run(config: ConfigOption = None) -> None:
-    """Run the daemon until SIGINT or SIGTERM."""
+def run(
+    config: ConfigOption = None,
+    web: Annotated[
+        bool, typer.Option("--web", help="Serve the web dashboard from the daemon's process too.")
+    ] = False,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+) -> None:
+    """Run the daemon until SIGINT or SIGTERM (with --web, the web dashboard beside it)."""
     # Until the daemon installs its own handlers (importing it and the model libraries
     # takes a moment), a signal simply ends the command, with status 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
     from social_crm.daemon import Daemon
 
-    Daemon(settings(config)).run()
+    configured = settings(config)
+    server = None
+    if web:
+        from social_crm.web.app import WebServer, create_app
+
+        server = WebServer(create_app(configured), host=host, port=port).start()
+    try:
+        Daemon(configured).run()
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def _exit_quietly(signum: int, _frame: object) -> None:

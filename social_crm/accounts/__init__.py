@@ -1,0 +1,1 @@
+"""Accounts: the people who use the web dashboard and the API, their roles, sessions and tokens."""

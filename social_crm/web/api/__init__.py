@@ -1,0 +1,11 @@
+"""The JSON API under ``/api/v1``: one module per area, its OpenAPI document, error shapes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+
+LOGGER = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1")
