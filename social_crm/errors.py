@@ -39,10 +39,6 @@ class DatabaseUnavailable(SocialCrmError):
     code = "database_unavailable"
 
 
-class InvalidQuery(SocialCrmError):
-    """A search or listing asked with a filter, page size or cursor that cannot be read."""
-
-
 class NotFound(SocialCrmError):
     """The record asked for does not exist."""
 

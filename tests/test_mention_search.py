@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from social_crm.alerts.models import Alert
 from social_crm.customers.models import Customer
 from social_crm.db import Database
-from social_crm.errors import InvalidQuery
+from social_crm.errors import InvalidInput
 from social_crm.insights.search import (
     EXCERPT_CHARS,
     MentionQuery,
@@ -211,11 +211,15 @@ def test_the_cursor_carries_on_where_the_page_ended(db: Database) -> None:
     assert decode_cursor(encode_cursor(T0, 7)) == (T0, 7)
 
 
+NOT_A_CURSOR = "the cursor is not one this search gave; start again from the first page"
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (dict(cursor="bm9wZQ"), "cursor 'bm9wZQ' is not one a search returned"),
-        (dict(cursor="@@@"), "cursor '@@@' is not one a search returned"),
+        (dict(cursor="bm9wZQ"), NOT_A_CURSOR),  # "nope"
+        (dict(cursor="@@@"), NOT_A_CURSOR),
+        (dict(cursor=encode_cursor(datetime(2026, 11, 2), 1)), NOT_A_CURSOR),  # no time zone
         (dict(limit=0), "page size 0: give 1 to 200"),
         (dict(limit=201), "page size 201: give 1 to 200"),
         (
@@ -235,7 +239,7 @@ def test_the_cursor_carries_on_where_the_page_ended(db: Database) -> None:
 def test_what_cannot_be_searched_for_is_refused_in_one_line(
     db: Database, call: dict[str, object], message: str
 ) -> None:
-    with db.transaction() as session, pytest.raises(InvalidQuery) as raised:
+    with db.transaction() as session, pytest.raises(InvalidInput) as raised:
         search_mentions(session, **call)  # type: ignore[arg-type]
     assert str(raised.value) == message
 

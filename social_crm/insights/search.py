@@ -22,7 +22,7 @@ from social_crm.alerts.enums import AlertKind
 from social_crm.alerts.models import Alert
 from social_crm.customers.authors import handle_spellings
 from social_crm.customers.models import Customer
-from social_crm.errors import InvalidQuery
+from social_crm.errors import InvalidInput
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ EXCERPT_CHARS = 280
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 LIKE_ESCAPE = "\\"
+NOT_A_CURSOR = "the cursor is not one this search gave; start again from the first page"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +88,15 @@ def encode_cursor(created_at: datetime, mention_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """The (created_at, id) a cursor from `encode_cursor` stands for; InvalidQuery if none."""
+    """The (created_at, id) a cursor from `encode_cursor` stands for; InvalidInput if none."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, number = raw.partition("|")
         created_at, mention_id = datetime.fromisoformat(stamp), int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidQuery(f"cursor {cursor[:40]!r} is not one a search returned") from None
+        raise InvalidInput(NOT_A_CURSOR) from None
     if created_at.tzinfo is None:
-        raise InvalidQuery(f"cursor {cursor[:40]!r} is not one a search returned")
+        raise InvalidInput(NOT_A_CURSOR)
     return created_at, mention_id
 
 
@@ -161,15 +162,15 @@ def search_mentions(
 def _check(query: MentionQuery, limit: int) -> None:
     """Refuse what cannot be searched for, naming the filter."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidQuery(f"page size {limit}: give 1 to {MAX_PAGE_SIZE}")
+        raise InvalidInput(f"page size {limit}: give 1 to {MAX_PAGE_SIZE}")
     if query.sentiment is not None and query.sentiment not in SENTIMENTS:
-        raise InvalidQuery(f"sentiment {query.sentiment!r}: give one of {', '.join(SENTIMENTS)}")
+        raise InvalidInput(f"sentiment {query.sentiment!r}: give one of {', '.join(SENTIMENTS)}")
     for name in ("since", "until"):
         value = getattr(query, name)
         if value is not None and value.tzinfo is None:
-            raise InvalidQuery(f"{name} {value.isoformat()} has no time zone")
+            raise InvalidInput(f"{name} {value.isoformat()} has no time zone")
     if query.since and query.until and query.since >= query.until:
-        raise InvalidQuery(
+        raise InvalidInput(
             f"since {query.since.isoformat()} is not before until {query.until.isoformat()}"
         )
 

@@ -5,7 +5,7 @@ for the two filters SQLite would otherwise answer by sorting every matching ment
 brand index takes the place of ix_mentions_brand, which its first column serves.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-15
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
