@@ -73,16 +73,16 @@ def test_days_and_weeks_are_utc_calendar_periods_oldest_first(db: Database, week
     assert sum(week.total for week in brewly.weeks) == 14
 
 
-def test_every_brand_with_mentions_is_shown_unless_brands_are_named(
+def test_the_brands_named_come_first_then_every_other_brand_with_mentions(
     db: Database, week: None
 ) -> None:
     with db.transaction() as session:
-        shown = overview(session, now=NOW)
-        named = overview(session, brands=["Zeta"], now=NOW)
-    assert [brand.brand for brand in shown.brands] == ["Brewly", "Kettlo"]
-    assert shown.brands[1].weeks[-1].negative == 1
-    (zeta,) = named.brands
-    assert zeta.brand == "Zeta" and sum(day.total for day in zeta.days) == 0
+        found = overview(session, now=NOW)
+        named = overview(session, brands=["Zeta", "Kettlo"], now=NOW)
+    assert [brand.brand for brand in found.brands] == ["Brewly", "Kettlo"]
+    assert found.brands[1].weeks[-1].negative == 1
+    assert [brand.brand for brand in named.brands] == ["Zeta", "Kettlo", "Brewly"]
+    assert sum(day.total for day in named.brands[0].days) == 0
 
 
 def test_open_alerts_are_counted_per_brand_and_severity(db: Database) -> None:

@@ -129,9 +129,10 @@ class Overview:
 
 
 def overview(
-    session: Session, *, brands: Sequence[str] | None = None, now: datetime | None = None
+    session: Session, *, brands: Sequence[str] = (), now: datetime | None = None
 ) -> Overview:
-    """The overview of ``brands`` (default: every brand with mentions or open alerts)."""
+    """The overview of ``brands`` (the configured ones: shown first, in their order, even
+    without mentions), then of every other brand with recent mentions or open alerts."""
     now = now or utcnow()
     today = now.date()
     first_day = today - timedelta(days=DAYS - 1)
@@ -139,7 +140,7 @@ def overview(
     window = min(first_day, first_week)
     daily = _daily_counts(session, since=window)
     alerts = _open_alerts(session)
-    names = list(brands) if brands is not None else sorted(set(daily) | set(alerts))
+    names = [*brands, *sorted((set(daily) | set(alerts)) - set(brands))]
     days = [first_day + timedelta(days=n) for n in range(DAYS)]
     weeks = [first_week + timedelta(weeks=n) for n in range(WEEKS)]
     return Overview(

@@ -81,6 +81,29 @@ class MentionPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class MentionFacets:
+    """The values stored mentions have, for a search form's choices."""
+
+    brands: tuple[str, ...]
+    networks: tuple[str, ...]
+    languages: tuple[str, ...]
+
+
+def mention_facets(session: Session) -> MentionFacets:
+    """Every brand, network and language of the stored mentions, sorted."""
+
+    def distinct(column: ColumnElement[str | None]) -> tuple[str, ...]:
+        found = session.scalars(select(column).where(column.is_not(None)).distinct())
+        return tuple(sorted(value for value in found if value))
+
+    return MentionFacets(
+        brands=distinct(MentionRecord.brand),
+        networks=distinct(MentionRecord.network),
+        languages=distinct(MentionRecord.language),
+    )
+
+
 def encode_cursor(created_at: datetime, mention_id: int) -> str:
     """The opaque cursor of the page after the mention (created_at, id)."""
     raw = f"{created_at.isoformat()}|{mention_id}".encode()

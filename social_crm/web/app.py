@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from social_crm.config import Settings
 from social_crm.db import Database
 from social_crm.errors import ConfigError, NotAuthenticated, SocialCrmError, TooManyAttempts
-from social_crm.web import alerts, ambassadors, customers, links, login, placeholders
+from social_crm.web import alerts, ambassadors, customers, links, login, mentions, overview
 from social_crm.web.api import router as api_router
 from social_crm.web.templating import STATIC, render
 
@@ -30,7 +30,8 @@ LOGGER = logging.getLogger(__name__)
 PAGE_ROUTERS = (
     login.router,
     alerts.router,
-    placeholders.router,
+    mentions.router,
+    overview.router,
     ambassadors.router,
     links.router,
     customers.router,

@@ -6,6 +6,10 @@ import logging
 
 from fastapi import APIRouter
 
+from social_crm.web.api import mentions, overview
+
 LOGGER = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1")
+for area in (mentions, overview):
+    router.include_router(area.router)
