@@ -153,9 +153,12 @@ def seed_people(
     rows, identities, suggestions = [], [], []
     for n in range(1, authors + 1):
         network = "reddit" if n % 3 else "mastodon"
-        name = f"{rng.choice(FIRST)}_{rng.choice(LAST)}{n}"
-        handle = name if network == "reddit" else f"{name}@{rng.choice(INSTANCES)}"
         customer_id = n if n <= len(customers) and n % 2 == 0 else None
+        # A linked author goes by their customer's name.
+        person = customers[n - 1]["name_key"] if customer_id else None
+        first, last = person.split() if person else (rng.choice(FIRST), rng.choice(LAST))
+        name = f"{first}_{last}{n}"
+        handle = name if network == "reddit" else f"{name}@{rng.choice(INSTANCES)}"
         rows.append(
             {
                 "id": n,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from fastapi import APIRouter, Request
 
 from social_crm.insights.overview import Overview, overview
