@@ -19,6 +19,7 @@ from social_crm.insights.search import (
     MentionQuery,
     decode_cursor,
     encode_cursor,
+    mention_facets,
     search_mentions,
 )
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
@@ -134,6 +135,25 @@ def test_a_row_shows_the_author_the_customer_the_label_and_a_short_excerpt(db: D
     assert row.excerpt.endswith("word…")
     assert len(row.excerpt) <= EXCERPT_CHARS + 1
     assert row.alert_id is None
+
+
+def test_a_long_word_is_cut_where_the_excerpt_ends(db: Database) -> None:
+    with db.transaction() as session:
+        mention(session, author(session, "erik"), text="x" * 1000)
+    with db.transaction() as session:
+        (row,) = search_mentions(session).rows
+    assert row.excerpt == "x" * EXCERPT_CHARS + "…"
+
+
+def test_the_search_form_offers_the_brands_networks_and_languages_stored(
+    db: Database, world: dict[str, int]
+) -> None:
+    with db.transaction() as session:
+        mention(session, author(session, "zed"), brand="Aero", language=None)
+        facets = mention_facets(session)
+    assert facets.brands == ("Aero", "Brewly", "Kettlo")
+    assert facets.networks == ("mastodon", "reddit")
+    assert facets.languages == ("de", "en", "es", "fr")
 
 
 def test_a_deleted_post_is_listed_without_its_words(db: Database) -> None:
