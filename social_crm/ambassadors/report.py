@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -10,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from social_crm.ambassadors.enums import ReviewStatus
 from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
+from social_crm.customers.importer import safe_cell
 from social_crm.customers.models import Customer
 from social_crm.mentions.models import AuthorRecord
 
@@ -54,11 +59,13 @@ def entries(
     session: Session,
     *,
     limit: int | None = None,
+    offset: int = 0,
     pending_above: float | None = None,
     rising: bool = False,
 ) -> list[Entry]:
-    """Ranked authors, best first; ``pending_above``: only unreviewed ones scoring that much;
-    ``rising``: only those whose score grew, fastest growth first."""
+    """Ranked authors, best first, from the ``offset``-th; ``pending_above``: only
+    unreviewed ones scoring that much; ``rising``: only those whose score grew, fastest
+    growth first."""
     query = _listed()
     if pending_above is not None:
         query = query.where(
@@ -71,6 +78,8 @@ def entries(
         )
     else:
         query = query.order_by(AmbassadorScore.score.desc(), AmbassadorScore.author_id)
+    if offset:
+        query = query.offset(offset)
     if limit:
         query = query.limit(limit)
     return [Entry(score, review) for score, review in session.execute(query).all()]
@@ -126,28 +135,84 @@ def ambassador_rows(
     rising: bool = False,
 ) -> list[AmbassadorRow]:
     """The ranking with each score's breakdown, best first (``entries`` filters)."""
-    rows = []
     listed = entries(session, limit=limit, pending_above=pending_above, rising=rising)
-    for rank, entry in enumerate(listed, start=1):
-        parts = entry.score.components
+    return [_row(rank, entry) for rank, entry in enumerate(listed, start=1)]
+
+
+def _row(rank: int, entry: Entry) -> AmbassadorRow:
+    """The export row of one ranked entry."""
+    parts = entry.score.components
+    author = entry.score.author
+    customer = author.customer
+    return AmbassadorRow(
+        rank=rank,
+        network=author.network,
+        author=author.handle,
+        customer=customer.name if customer else "",
+        score=entry.score.score,
+        positive=parts.get("positive_mentions", 0),
+        negative=parts.get("negative_mentions", 0),
+        reach=parts.get("reach", 0),
+        last_positive=(parts.get("last_positive_at") or "")[:16],
+        tier=(customer.tier or "") if customer else "",
+        review=entry.review_status,
+        growth=entry.growth,
+        neutral=parts.get("neutral_mentions", 0),
+        **{name: parts.get(name) for name in _BREAKDOWN},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RankedAuthor:
+    """One ranked author as the dashboard shows them: the export row, who they are on
+    their network, and the last review decision with its note."""
+
+    row: AmbassadorRow
+    display_name: str
+    profile_url: str  # the author's profile on their network, as the network gave it
+    customer_id: str | None  # the linked customer's CRM id
+    reviewed_by: str | None
+    review_note: str | None
+    reviewed_at: datetime | None
+
+
+def ranking(
+    session: Session,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    pending_above: float | None = None,
+    rising: bool = False,
+) -> list[RankedAuthor]:
+    """A page of the ranking (``offset``, ``limit``), ranks counted from the top."""
+    listed = entries(
+        session, limit=limit, offset=offset, pending_above=pending_above, rising=rising
+    )
+    ranked = []
+    for rank, entry in enumerate(listed, start=offset + 1):
         author = entry.score.author
-        customer = author.customer
-        rows.append(
-            AmbassadorRow(
-                rank=rank,
-                network=author.network,
-                author=author.handle,
-                customer=customer.name if customer else "",
-                score=entry.score.score,
-                positive=parts.get("positive_mentions", 0),
-                negative=parts.get("negative_mentions", 0),
-                reach=parts.get("reach", 0),
-                last_positive=(parts.get("last_positive_at") or "")[:16],
-                tier=(customer.tier or "") if customer else "",
-                review=entry.review_status,
-                growth=entry.growth,
-                neutral=parts.get("neutral_mentions", 0),
-                **{name: parts.get(name) for name in _BREAKDOWN},
+        review = entry.review
+        ranked.append(
+            RankedAuthor(
+                row=_row(rank, entry),
+                display_name=author.display_name,
+                profile_url=author.url,
+                customer_id=author.customer.external_id if author.customer else None,
+                reviewed_by=review.reviewed_by if review else None,
+                review_note=review.note if review else None,
+                reviewed_at=review.reviewed_at if review else None,
             )
         )
-    return rows
+    return ranked
+
+
+def to_csv(rows: Iterable[AmbassadorRow]) -> str:
+    """The rows as CSV text, header first, with no cell a spreadsheet runs as a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(AMBASSADOR_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            safe_cell(value) if isinstance(value, str) else value for value in row.export_values()
+        )
+    return buffer.getvalue()

@@ -97,6 +97,9 @@ class SuggestionView:
     confidence: float
     status: str
     evidence: tuple[Evidence, ...]
+    display_name: str = ""  # the author's name as their profile shows it
+    author_url: str = ""  # the author's profile
+    created_at: datetime | None = None
 
     @classmethod
     def of(cls, suggestion: LinkSuggestion) -> SuggestionView:
@@ -113,6 +116,9 @@ class SuggestionView:
                 Evidence(str(e["kind"]), str(e["detail"]), float(e["weight"]))
                 for e in suggestion.evidence
             ),
+            display_name=suggestion.author.display_name,
+            author_url=suggestion.author.url,
+            created_at=suggestion.created_at,
         )
 
 
@@ -544,8 +550,10 @@ def _display_name(
 # -- people's decisions ---------------------------------------------------------------------
 
 
-def pending_suggestions(session: Session) -> list[SuggestionView]:
-    """Suggestions waiting for a person, most confident first."""
+def pending_suggestions(
+    session: Session, *, offset: int = 0, limit: int | None = None
+) -> list[SuggestionView]:
+    """Suggestions waiting for a person, most confident first (from the ``offset``-th)."""
     return [
         SuggestionView.of(suggestion)
         for suggestion in session.scalars(
@@ -557,6 +565,8 @@ def pending_suggestions(session: Session) -> list[SuggestionView]:
             )
             .options(joinedload(LinkSuggestion.author), joinedload(LinkSuggestion.customer))
             .order_by(LinkSuggestion.confidence.desc(), LinkSuggestion.id)
+            .offset(offset)
+            .limit(limit)
         )
     ]
 

@@ -33,6 +33,7 @@ class TimelineEntry:
     title: str  # e.g. the sentiment "positive 0.93", or the alert "#4 open"
     text: str
     url: str = ""
+    alert_id: int | None = None  # the alert an "alert" entry stands for
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,12 @@ def _alerts(
     ):
         network = alert.first_mention.network if alert.first_mention else alert.kind
         yield TimelineEntry(
-            "alert", alert.opened_at, network, f"#{alert.id} {alert.status}", alert.reason
+            "alert",
+            alert.opened_at,
+            network,
+            f"#{alert.id} {alert.status}",
+            alert.reason,
+            alert_id=alert.id,
         )
 
 

@@ -12,7 +12,7 @@ import binascii
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
@@ -190,8 +190,17 @@ def _check(query: MentionQuery, limit: int) -> None:
         raise InvalidInput(f"sentiment {query.sentiment!r}: give one of {', '.join(SENTIMENTS)}")
     for name in ("since", "until"):
         value = getattr(query, name)
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            continue
+        if value.tzinfo is None:
             raise InvalidInput(f"{name} {value.isoformat()} has no time zone")
+        try:
+            value.astimezone(UTC)  # as it is stored and compared
+        except OverflowError:
+            raise InvalidInput(f"{name} {value.isoformat()} is out of range") from None
+    for name in ("brand", "network", "language", "text", "author"):
+        if "\x00" in (getattr(query, name) or ""):
+            raise InvalidInput(f"{name} holds a NUL character")
     if query.since and query.until and query.since >= query.until:
         raise InvalidInput(
             f"since {query.since.isoformat()} is not before until {query.until.isoformat()}"

@@ -19,7 +19,7 @@ from social_crm.db import Database
 from social_crm.errors import InvalidInput
 from social_crm.severity import Severity
 from social_crm.web.auth import DatabaseDep, Reader, allowed
-from social_crm.web.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from social_crm.web.pagination import DEFAULT_LIMIT, RecordId, decode_cursor, encode_cursor
 from social_crm.web.templating import render
 
 LOGGER = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def alerts_fragment(
 @router.get("/alerts/{alert_id}")
 def alert_page(
     request: Request,
-    alert_id: int,
+    alert_id: RecordId,
     user: Reader,
     db: DatabaseDep,
     done: str | None = None,
@@ -178,7 +178,7 @@ def _back(alert_id: int, done: str) -> Response:
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(
-    alert_id: int,
+    alert_id: RecordId,
     user: AlertsUser,
     db: DatabaseDep,
 ) -> Response:
@@ -190,7 +190,7 @@ def acknowledge(
 
 @router.post("/alerts/{alert_id}/assign")
 def assign(
-    alert_id: int,
+    alert_id: RecordId,
     user: AlertsUser,
     db: DatabaseDep,
     assignee: Annotated[str, Form()] = "",
@@ -207,7 +207,7 @@ def assign(
 
 @router.post("/alerts/{alert_id}/resolve")
 def resolve(
-    alert_id: int,
+    alert_id: RecordId,
     user: AlertsUser,
     db: DatabaseDep,
 ) -> Response:
@@ -219,7 +219,7 @@ def resolve(
 
 @router.post("/alerts/{alert_id}/reopen")
 def reopen(
-    alert_id: int,
+    alert_id: RecordId,
     user: AlertsUser,
     db: DatabaseDep,
 ) -> Response:
@@ -231,7 +231,7 @@ def reopen(
 
 @router.post("/alerts/{alert_id}/notes")
 def add_note(
-    alert_id: int,
+    alert_id: RecordId,
     user: AlertsUser,
     db: DatabaseDep,
     text: Annotated[str, Form()] = "",

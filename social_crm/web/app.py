@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -79,7 +79,7 @@ class SecurityHeaders:
                     *message.get("headers", []),
                     *((name, value) for name, value in SECURITY_HEADERS if name not in names),
                 ]
-                if scope["path"].startswith("/api/") or not scope["path"].startswith("/static/"):
+                if not scope["path"].startswith("/static/"):  # pages and API answers hold data
                     message["headers"].append((b"cache-control", b"no-store"))
             await send(message)
 
@@ -109,11 +109,16 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SocialCrmError)
     if isinstance(exc, NotAuthenticated) and not is_api(request):
         target = "/login"
+        if request.headers.get("hx-request"):
+            # A fragment's page asked for it: come back to that page, not the fragment.
+            page = urlsplit(request.headers.get("hx-current-url", ""))
+            if page.path.startswith("/") and page.path != "/":
+                back = page.path + (f"?{page.query}" if page.query else "")
+                target += "?next=" + quote(back, safe="")
+            return Response(status_code=401, headers={"HX-Redirect": target})
         if request.method == "GET" and request.url.path != "/":
             query = f"?{request.url.query}" if request.url.query else ""
             target += "?next=" + quote(request.url.path + query, safe="")
-        if request.headers.get("hx-request"):
-            return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
     if exc.http_status >= 500:
         LOGGER.error("%s %s failed: %s", request.method, request.url.path, exc)
@@ -164,9 +169,18 @@ def create_app(
         database.ping()
         database.upgrade()
     app = FastAPI(
-        title="social-crm",
+        title="social-crm API",
+        openapi_tags=[
+            {"name": "alerts"},
+            {"name": "ambassadors"},
+            {"name": "customers"},
+            {"name": "link suggestions"},
+            {"name": "mentions"},
+            {"name": "overview"},
+        ],
         version="1",
-        summary="Alerts, ambassadors, customers and link suggestions of social-crm.",
+        summary="Alerts, ambassadors, customers, link suggestions, mentions and the overview "
+        "of social-crm.",
         docs_url=None,  # Swagger UI loads from a CDN: the API document is at /api/v1/openapi.json
         redoc_url=None,
         openapi_url=None,

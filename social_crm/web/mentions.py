@@ -62,6 +62,8 @@ class MentionFilters:
         since, until = _day(self.since, "since"), _day(self.until, "until")
         if since and until and since > until:
             raise InvalidInput(f"the first day ({self.since}) is after the last ({self.until})")
+        if until == date.max:
+            until = None  # the last day there is: no end
         return MentionQuery(
             brand=self.brand or None,
             network=self.network or None,

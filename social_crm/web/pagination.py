@@ -1,4 +1,5 @@
-"""Opaque cursors for paging through lists: pages and the JSON API take back what they gave."""
+"""Paging through lists (opaque cursors that pages and the JSON API take back) and the
+bounds of the ids and sizes a request may name."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import base64
 import binascii
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path
 
 from social_crm.errors import InvalidInput
 
@@ -37,3 +40,7 @@ def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, Any
     ):
         raise InvalidInput("the cursor is not one this list gave; start again from the first page")
     return position
+
+
+# A record's id in a path: a positive 64-bit integer, as every supported database stores it.
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -80,6 +80,33 @@ def web_href(url: str | None) -> str:
     return url.strip()
 
 
+# How people read the kinds of evidence behind a link, and who made it.
+EVIDENCE_WORDS = {
+    "crm_handle": "handle given in the CRM",
+    "verified_link": "verified link to their website",
+    "email_in_profile": "their email in the profile",
+    "domain_in_profile": "their website in the profile",
+    "same_username": "same username on another network",
+    "display_name": "similar display name",
+}
+LINKED_BY_WORDS = {
+    "auto": "automatically, on strong evidence",
+    "crm-handle": "automatically: the CRM gives this handle",
+}
+
+
+def evidence_words(kind: str) -> str:
+    """A kind of link evidence in words."""
+    return EVIDENCE_WORDS.get(kind, label(kind))
+
+
+def linked_by_words(by: str | None) -> str:
+    """Who linked an author: automatic linking in words, or the person's name."""
+    if not by:
+        return "Linked"
+    return "Linked " + LINKED_BY_WORDS.get(by, f"by {by}")
+
+
 def label(value: str | None) -> str:
     """A stored vocabulary word as people read it: "opted_out" → "Opted out"."""
     text = (value or "").replace("_", " ")
@@ -94,7 +121,14 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ago=ago, iso=iso, web_href=web_href, label=label)
+    env.filters.update(
+        ago=ago,
+        iso=iso,
+        web_href=web_href,
+        label=label,
+        evidence_words=evidence_words,
+        linked_by_words=linked_by_words,
+    )
     env.globals.update(nav=NAV)
     return env
 

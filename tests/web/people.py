@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page
 
-from social_crm.accounts.service import add_user
+from social_crm.accounts.service import add_user, create_token
 from social_crm.db import Database
 
 # name -> (role, password)
@@ -32,3 +33,26 @@ def sign_in(page: Page, name: str, *, to: str = "/alerts") -> None:
     page.get_by_label("Password").fill(USERS[name][1])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(re.escape(to.split("?")[0])))
+
+
+def client_sign_in(client: TestClient, name: str) -> str:
+    """Sign ``name`` in through the form with an HTTP client; the session's form token."""
+    form = client.get("/login")
+    token = re.search(r'name="form_token" value="([^"]+)"', form.text)
+    assert token, form.text
+    answer = client.post(
+        "/login",
+        data={"name": name, "password": USERS[name][1], "form_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    page = client.get("/alerts")
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
+    assert csrf, page.text
+    return csrf.group(1)
+
+
+def api_tokens(db: Database) -> dict[str, str]:
+    """An API token per test user, by name."""
+    with db.transaction() as session:
+        return {name: create_token(session, name, label="tests").token for name in USERS}

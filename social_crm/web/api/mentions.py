@@ -7,24 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from social_crm.insights.search import MAX_PAGE_SIZE, MentionQuery, MentionRow, search_mentions
+from social_crm.web.api.schemas import Page, error_responses
 from social_crm.web.auth import DatabaseDep, Reader
 from social_crm.web.pagination import DEFAULT_LIMIT
 
 LOGGER = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/mentions", tags=["mentions"])
-
-
-class MentionList(BaseModel):
-    """One page of mentions; ``next_cursor`` fetches the next (null on the last page)."""
-
-    items: list[MentionRow]
-    next_cursor: str | None = Field(
-        description="Pass as ?cursor= for the next page; null when this is the last."
-    )
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -34,7 +25,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-@router.get("", response_model=MentionList)
+@router.get("", response_model=Page[MentionRow], responses=error_responses(401, 422))
 def mentions(
     _user: Reader,
     db: DatabaseDep,
@@ -57,7 +48,7 @@ def mentions(
     until: Annotated[datetime | None, Query(description="Written before.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_LIMIT,
     cursor: str | None = None,
-) -> MentionList:
+) -> Page[MentionRow]:
     """Mentions matching every filter given, newest first, a page at a time."""
     query = MentionQuery(
         brand=brand,
@@ -72,4 +63,4 @@ def mentions(
     )
     with db.transaction() as session:
         page = search_mentions(session, query, cursor=cursor, limit=limit)
-    return MentionList(items=list(page.rows), next_cursor=page.next_cursor)
+    return Page(items=list(page.rows), next_cursor=page.next_cursor)

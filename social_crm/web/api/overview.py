@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Request
 
 from social_crm.insights.overview import Overview, overview
+from social_crm.web.api.schemas import error_responses
 from social_crm.web.auth import DatabaseDep, Reader
 
 LOGGER = logging.getLogger(__name__)
@@ -14,7 +15,7 @@ LOGGER = logging.getLogger(__name__)
 router = APIRouter(prefix="/overview", tags=["overview"])
 
 
-@router.get("", response_model=Overview)
+@router.get("", response_model=Overview, responses=error_responses(401))
 def overview_figures(
     request: Request,
     _user: Reader,
