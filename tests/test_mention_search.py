@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -254,6 +254,11 @@ NOT_A_CURSOR = "the cursor is not one this search gave; start again from the fir
             dict(query=MentionQuery(since=datetime(2026, 11, 2))),
             "since 2026-11-02T00:00:00 has no time zone",
         ),
+        (
+            dict(query=MentionQuery(until=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))))),
+            "until 0001-01-01T00:00:00+05:00 is out of range",
+        ),
+        (dict(query=MentionQuery(text="a\x00b")), "text holds a NUL character"),
     ],
 )
 def test_what_cannot_be_searched_for_is_refused_in_one_line(

@@ -170,6 +170,12 @@ def test_the_page_search_includes_the_whole_last_day(
     assert "&lt;script&gt;" not in page.text  # the 30 October post is before the first day
 
 
+def test_the_last_day_there_is_means_no_end(browser: TestClient, stored: dict[str, int]) -> None:
+    page = browser.get("/mentions", params={"since": "2026-11-03", "until": "9999-12-31"})
+    assert page.status_code == 200
+    assert "Late one" in page.text and "Burnt espresso" not in page.text
+
+
 def test_stored_text_is_shown_as_text_and_bad_addresses_are_not_linked(
     browser: TestClient, stored: dict[str, int]
 ) -> None:
