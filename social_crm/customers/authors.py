@@ -14,12 +14,11 @@ from social_crm.mentions.models import AuthorRecord
 NETWORKS = ("reddit", "mastodon")
 
 
-def find_author(session: Session, handle: str, *, network: str | None = None) -> AuthorRecord:
-    """The one author with ``handle`` on ``network``, or on whichever network has it.
+def handle_spellings(handle: str, *, network: str | None = None) -> tuple[str, list[str], set[str]]:
+    """A typed handle without its network, the networks it may be on, its stored spellings.
 
     ``handle`` may be spelled as typed (``/u/Name``, ``@User@Host``, a profile URL), as
-    stored, or as lists print it (``reddit:name``, ``mastodon:user@host``). NotFound if no
-    author has it; Conflict if, with no network named, several do.
+    stored, or as lists print it (``reddit:name``, ``mastodon:user@host``).
     """
     # "reddit:erik", as lists print a handle, names its network.
     prefix, _, rest = handle.partition(":")
@@ -30,6 +29,18 @@ def find_author(session: Session, handle: str, *, network: str | None = None) ->
     for name in networks:
         with contextlib.suppress(ValueError):
             spellings.add(normalise(name, handle))
+    return handle, networks, spellings
+
+
+def find_author(session: Session, handle: str, *, network: str | None = None) -> AuthorRecord:
+    """The one author with ``handle`` on ``network``, or on whichever network has it.
+
+    ``handle`` may be spelled as typed (``/u/Name``, ``@User@Host``, a profile URL), as
+    stored, or as lists print it (``reddit:name``, ``mastodon:user@host``). NotFound if no
+    author has it; Conflict if, with no network named, several do.
+    """
+    handle, networks, spellings = handle_spellings(handle, network=network)
+    network = network or (networks[0] if len(networks) == 1 else None)
     found = session.scalars(
         select(AuthorRecord).where(
             or_(*(AuthorRecord.network == name for name in networks)),

@@ -64,12 +64,16 @@ class MentionRecord(Base):
     __table_args__ = (
         UniqueConstraint("network", "native_id"),
         Index("ix_mentions_thread", "network", "thread_id"),
+        # Newest first, a page at a time, all or of a brand or network (mention search).
+        Index("ix_mentions_created_at", "created_at", "id"),
+        Index("ix_mentions_brand_created_at", "brand", "created_at", "id"),
+        Index("ix_mentions_network_created_at", "network", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     network: Mapped[str] = mapped_column(String(50))
     native_id: Mapped[str] = mapped_column(String(500))
-    brand: Mapped[str] = mapped_column(String(200), index=True)
+    brand: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(500))
     url: Mapped[str] = mapped_column(String(1000))
     author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), index=True)

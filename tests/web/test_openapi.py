@@ -73,6 +73,11 @@ def test_no_generated_request_makes_the_server_fail(app: FastAPI, admin_token: s
     calls = 0
     for operation, mode in itertools.product(schema.get_all_operations(), GenerationMode):
         api_operation = operation.ok()
+        takes_input = any(
+            (api_operation.path_parameters, api_operation.query, list(api_operation.body))
+        )
+        if mode is GenerationMode.NEGATIVE and not takes_input:
+            continue  # an operation without input (the overview) has nothing to get wrong
 
         @settings(
             max_examples=12,
