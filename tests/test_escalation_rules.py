@@ -410,7 +410,8 @@ def test_the_transition_table_is_the_alert_lifecycle() -> None:
     assert can_move("open", AlertStatus.ACKNOWLEDGED) and can_move("open", AlertStatus.RESOLVED)
     assert can_move("acknowledged", AlertStatus.RESOLVED)
     assert not can_move("acknowledged", AlertStatus.OPEN)
-    assert not any(can_move("resolved", target) for target in AlertStatus)  # final
+    # A resolved alert only moves when a person reopens it.
+    assert [t for t in AlertStatus if can_move("resolved", t)] == [AlertStatus.OPEN]
 
 
 def test_resolving_drops_the_alerts_rows_waiting_for_a_digest_but_not_sent_ones(
