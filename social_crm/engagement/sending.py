@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Outgoing, Posted, Replyable, ReplyTarget
@@ -46,6 +47,7 @@ from connectors.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
+    TargetUnavailable,
     TransientConnectorError,
 )
 from social_crm.alerts import lifecycle as alert_lifecycle
@@ -74,6 +76,8 @@ GONE = {
     "locked": "the thread is locked",
     "archived": "the thread is archived",
 }
+# A mention as written (``@user`` or ``@user@instance``); Mastodon shows ``@user``.
+MENTION = re.compile(r"(?<![\w@/])@(\w+)(?:@[\w.-]+\w(?::\d+)?)?")
 # The reason an approved reply carries while engagement.dry_run holds it.
 DRY_RUN = "dry run: not posted (engagement.dry_run is on)"
 
@@ -89,8 +93,8 @@ class Claim:
     outgoing: Outgoing
     recovering: bool  # claimed before: the network may already hold its post
     refusal: str | None  # found at the claim; applied once no earlier post is found
-    ours: frozenset[str]  # network ids of replies recorded as ours in the thread
-    in_flight: frozenset[str]  # texts of our other replies in the thread not known posted
+    ours: frozenset[str]  # network ids of our replies in the thread or to the author
+    in_flight: frozenset[str]  # texts of those of them not known posted
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +118,15 @@ class SendPass:
 
 
 def same_text(posted: str, ours: str) -> bool:
-    """Whether the network's text is ours: whitespace aside, and any @mentions the network
-    put in front."""
-    theirs, mine = posted.split(), ours.split()
+    """Whether the network's text is ours: whitespace aside, any @mentions the network put
+    in front, and mentions as Mastodon shows them (``@user`` for ``@user@instance``)."""
+    theirs, mine = _words(posted), _words(ours)
     return theirs == mine or _after_mentions(theirs) == _after_mentions(mine)
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text``, each mention reduced to the user name Mastodon shows."""
+    return MENTION.sub(lambda found: "@" + found.group(1).lower(), text).split()
 
 
 def _after_mentions(words: list[str]) -> list[str]:
@@ -305,18 +314,13 @@ def _claim(
         refusal=refusal,
         ours=frozenset(
             session.scalars(
-                select(Reply.posted_id).where(
-                    Reply.network == row.network,
-                    Reply.thread_id == row.thread_id,
-                    Reply.posted_id.is_not(None),
-                )
+                select(Reply.posted_id).where(_nearby(row), Reply.posted_id.is_not(None))
             )
         ),
         in_flight=frozenset(
             session.scalars(
                 select(Reply.outgoing_text).where(
-                    Reply.network == row.network,
-                    Reply.thread_id == row.thread_id,
+                    _nearby(row),
                     Reply.id != row.id,
                     Reply.sending_at.is_not(None),
                     Reply.posted_id.is_(None),
@@ -324,6 +328,16 @@ def _claim(
                 )
             )
         ),
+    )
+
+
+def _nearby(row: Reply) -> ColumnElement[bool]:
+    """Replies inspect may list beside ``row``'s target: those in its thread, and those to
+    its author (Reddit lists the private messages to the author since the post, whatever
+    they were about)."""
+    return and_(
+        Reply.network == row.network,
+        or_(Reply.thread_id == row.thread_id, Reply.author_id == row.author_id),
     )
 
 
@@ -372,7 +386,7 @@ def attempt(connector: Replyable, claim: Claim) -> Outcome:
                     )
                     return Outcome(posted=posted, recovered=True)
         if state.status != "open":
-            return Outcome(skipped=GONE.get(state.status, f"the post is {state.status}"))
+            return Outcome(skipped=_gone(state.status))
         if claim.refusal is not None:
             return Outcome(skipped=claim.refusal)
         for posted in state.account_replies:
@@ -382,11 +396,20 @@ def attempt(connector: Replyable, claim: Claim) -> Outcome:
                 continue
             return Outcome(skipped=f"a person already answered from {claim.account}: {posted.url}")
         return Outcome(posted=connector.reply(claim.outgoing))
+    except TargetUnavailable as exc:
+        # The network refused it for its target (closed or deleted since inspect read it):
+        # nothing was posted, and trying again would not help.
+        return Outcome(skipped=_gone(exc.reason))
     except ConnectorError as exc:
         return Outcome(error=exc)
     except Exception as exc:  # noqa: BLE001 - a connector bug must not leave the lease held
         LOGGER.exception("replying on %s raised an unexpected error", claim.network)
         return Outcome(error=TransientConnectorError(f"{type(exc).__name__}: {exc}"))
+
+
+def _gone(status: str) -> str:
+    """Why nothing can be posted under a target the network says is ``status``."""
+    return GONE.get(status, f"the post is {status}")
 
 
 def record(
