@@ -21,6 +21,7 @@ from social_crm.engagement import lifecycle, service
 from social_crm.engagement.models import Reply
 from social_crm.engagement.sending import DRY_RUN, outgoing, same_text
 from social_crm.jobs.send_replies import send_replies
+from social_crm.mentions.models import AuthorRecord
 
 from .commands import COLUMNS, social_crm
 from .reply_world import (
@@ -191,11 +192,13 @@ def test_an_approved_reply_is_posted_on_each_network_and_recorded(
         "alert resolved",
     ]
 
-    # The next passes find nothing to send, and listening to the brand's own replies
-    # raises no alert and proposes no reply.
+    # The next pass finds nothing to send; the brand's own reply, listed among the
+    # subreddit's comments, is no mention: no alert, no ranking, no reply to it.
     daemon.run_cycle()
     assert world.posts() == (1, 1)
     with daemon.db.transaction() as session:
+        authors = session.scalars(select(AuthorRecord.handle)).all()
+        assert sorted(authors) == ["anna@mastodon.nl", "grumpy_gus"]
         assert len(session.scalars(select(Reply)).all()) == 2
         assert {a.status for a in session.scalars(select(Alert))} == {"resolved"}
 
