@@ -103,14 +103,17 @@ def make_world(
     tmp_path: Path,
     *,
     db_url: str,
+    reddit_login: bool = True,
     **sections: Any,
 ) -> World:
-    """Empty both fakes, add the Mastodon accounts, and write a configuration for them."""
+    """Empty both fakes, add the Mastodon accounts, and write a configuration for them
+    (``reddit_login=False``: a read-only Reddit app, which cannot reply)."""
     reddit.reset()
     mastodon.reset()
     mastodon.add_account("anna", display_name="Anna", followers=50, remote_domain="mastodon.nl")
     mastodon.add_account("bob", display_name="Bob", followers=10, remote_domain="fosstodon.org")
     engagement = {**ENGAGEMENT, **sections.pop("engagement", {})}
+    login = {"username": REDDIT_ACCOUNT, "password": REDDIT_PASSWORD} if reddit_login else {}
     config = write_config(
         brands=[BRAND],
         database={"url": db_url},
@@ -119,8 +122,7 @@ def make_world(
                 "base_url": reddit.url,
                 "client_id": reddit.client_id,
                 "client_secret": reddit.client_secret,
-                "username": REDDIT_ACCOUNT,
-                "password": REDDIT_PASSWORD,
+                **login,
                 "timeout_seconds": 10,
             },
             "mastodon": {

@@ -485,3 +485,32 @@ def test_the_networks_copy_of_a_reply_is_recognised_as_ours(
         (found,) = connector.inspect(target).account_replies
         assert same_text(posted.text, text) and same_text(found.text, text), (network, found)
         assert not same_text(found.text, text.replace(",", ";", 1))
+
+
+def test_a_reply_on_a_network_whose_connector_only_listens_says_why_it_waits(
+    fakes: tuple[FakeReddit, FakeMastodon],
+    write_config: Callable[..., Path],
+    tmp_path: Path,
+    db_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = make_world(*fakes, write_config, tmp_path, db_url=db_url, reddit_login=False)
+    gus = world.reddit.submit("brewly", author="Grumpy_Gus", title="Brewly broke", selftext=ANGRY)
+    daemon = Daemon(world.settings())
+    try:
+        daemon.run_cycle()
+        reply_id = draft(daemon, gus, situation="apology")
+        approve(daemon, reply_id)
+        with caplog.at_level("WARNING", logger="social_crm.engagement.sending"):
+            assert send_replies(daemon.context) == 0
+            assert send_replies(daemon.context) == 0
+        reason = (
+            "the reddit connector cannot reply: reddit reply: replying needs the account's "
+            "username and password (a script app) in the reddit connector's settings"
+        )
+        held = detail(daemon, reply_id).summary
+        assert (held.status, held.reason) == ("approved", reason)
+        assert caplog.messages == [f"reply {reply_id} waits: {reason}"]  # once, not every pass
+        assert world.posts() == (0, 0)
+    finally:
+        daemon.close()

@@ -150,7 +150,10 @@ def send_due(
     A network whose attempt fails is left alone for the rest of the pass.
     """
     now = now or utcnow()
-    accounts = reply_accounts(connectors)
+    refusals: dict[str, str] = {}
+    accounts = reply_accounts(connectors, refusals=refusals)
+    if refusals:
+        _note_refusals(db, refusals, now=now)
     counts: Counter[str] = Counter()
     failing: set[str] = set()
     for _ in range(limit):
@@ -174,15 +177,39 @@ def send_due(
     )
 
 
-def reply_accounts(connectors: Mapping[str, Replyable]) -> dict[str, str]:
-    """The account each network's replies go out as; a network that cannot say is left out."""
+def reply_accounts(
+    connectors: Mapping[str, Replyable], *, refusals: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The account each network's replies go out as; a network that cannot say is left out
+    (and why goes into ``refusals``: a connector set up to listen only, say)."""
     accounts = {}
     for network, connector in connectors.items():
         try:
             accounts[network] = connector.reply_account()
         except Exception as exc:  # noqa: BLE001 - that network waits; the others go on
-            LOGGER.warning("%s: cannot tell which account replies go out as: %s", network, exc)
+            LOGGER.debug("%s: cannot tell which account replies go out as: %s", network, exc)
+            if refusals is not None:
+                refusals[network] = str(exc)
     return accounts
+
+
+def _note_refusals(db: Database, refusals: Mapping[str, str], *, now: datetime) -> None:
+    """Approved replies due on a network whose connector cannot reply say so, logged once."""
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(Reply)
+            .where(
+                Reply.status == ReplyStatus.APPROVED,
+                Reply.next_attempt_at <= now,
+                Reply.network.in_(list(refusals)),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            reason = f"the {row.network} connector cannot reply: {refusals[row.network]}"
+            if row.reason != reason:
+                row.reason = reason
+                LOGGER.warning("reply %d waits: %s", row.id, reason)
 
 
 def _claimable(now: datetime) -> object:
