@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from social_crm.config import Settings, load_config
 from social_crm.db import Database
-from social_crm.demo.servers.mastodon import FakeMastodon
+from social_crm.demo.servers.mastodon import IDEMPOTENCY_SECONDS, FakeMastodon
 from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.engagement.models import Reply
 from social_crm.mentions.models import MentionRecord
@@ -110,6 +110,7 @@ def make_world(
     (``reddit_login=False``: a read-only Reddit app, which cannot reply)."""
     reddit.reset()
     mastodon.reset()
+    mastodon.idempotency_seconds = IDEMPOTENCY_SECONDS
     mastodon.add_account("anna", display_name="Anna", followers=50, remote_domain="mastodon.nl")
     mastodon.add_account("bob", display_name="Bob", followers=10, remote_domain="fosstodon.org")
     engagement = {**ENGAGEMENT, **sections.pop("engagement", {})}
