@@ -514,3 +514,33 @@ def test_a_reply_on_a_network_whose_connector_only_listens_says_why_it_waits(
         assert world.posts() == (0, 0)
     finally:
         daemon.close()
+
+
+def test_a_reply_to_a_comment_in_a_thread_answers_that_comment(
+    world: World, daemon: Daemon
+) -> None:
+    gus = world.reddit.submit("brewly", author="Grumpy_Gus", title="Brewly broke", selftext=ANGRY)
+    lisa = world.reddit.comment(gus, author="latte_lisa", body="Same here, my Brewly leaks.")
+    bobs = world.mastodon.post("bob@fosstodon.org", "Is the #Brewly grinder any good?")
+    annas = world.mastodon.post(
+        "anna@mastodon.nl", "@bob@fosstodon.org mine broke, #Brewly is awful", in_reply_to=bobs
+    )
+    daemon.run_cycle()
+    to_lisa = draft(daemon, lisa, text="Sorry, Lisa! A new seal is on its way.")
+    to_anna = draft(daemon, annas, text="Sorry, Anna! We will replace it.")
+    approve(daemon, to_lisa)
+    approve(daemon, to_anna)
+    assert send_replies(daemon.context) == 2
+
+    (under_gus,) = thread_comments(world, gus)  # Lisa's comment, with our answer below it
+    (answer,) = [c["data"] for c in under_gus["replies"]["data"]["children"]]
+    assert (answer["author"], answer["parent_id"], answer["name"]) == (
+        REDDIT_ACCOUNT,
+        lisa,
+        detail(daemon, to_lisa).summary.posted_id,
+    )
+    (local_id,) = world.mastodon.posted
+    status = world.mastodon.status_json(local_id)
+    assert status["in_reply_to_id"] == annas
+    assert [m["acct"] for m in status["mentions"]] == ["anna@mastodon.nl"]
+    assert [s["id"] for s in status_context(world, bobs)] == [annas, local_id]
