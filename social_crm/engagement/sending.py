@@ -599,6 +599,17 @@ class Preview:
     holds: str | None  # why it would not be posted now (a refusal, a limit), or None
 
 
+def _not_sendable(row: Reply, account: str | None) -> str | None:
+    """Why the send job would not take ``row`` at all (its status, no replying connector)."""
+    if row.status == ReplyStatus.DRAFT:
+        return "it is a draft; it goes once approved"
+    if row.status in (ReplyStatus.SENT, ReplyStatus.REJECTED, ReplyStatus.SKIPPED):
+        return f"it is {row.status}"
+    if account is None:
+        return f"no configured connector replies on {row.network}"
+    return None
+
+
 def preview(
     session: Session,
     reply_id: int,
@@ -610,7 +621,7 @@ def preview(
     """What sending reply ``reply_id`` now would post, where and as whom; changes nothing."""
     now = now or utcnow()
     row = lifecycle.get(session, reply_id)
-    holds = refusal_of(session, row)
+    holds = _not_sendable(row, account) or refusal_of(session, row)
     if holds is None and row.auto_send and _negative(row):
         holds = NEGATIVE_WAITS
     if holds is None:
