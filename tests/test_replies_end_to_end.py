@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from connectors.base import Outgoing
 from social_crm.alerts.models import Alert
+from social_crm.config import Brand
 from social_crm.customers.importer import import_customers
 from social_crm.daemon import Daemon
 from social_crm.demo.servers.mastodon import FakeMastodon
@@ -544,3 +545,21 @@ def test_a_reply_to_a_comment_in_a_thread_answers_that_comment(
     assert status["in_reply_to_id"] == annas
     assert [m["acct"] for m in status["mentions"]] == ["anna@mastodon.nl"]
     assert [s["id"] for s in status_context(world, bobs)] == [annas, local_id]
+
+
+@pytest.mark.parametrize(
+    ("accounts", "network", "handle", "own"),
+    [
+        ({"reddit": "u/Brewly_Official"}, "reddit", "brewly_official", True),
+        ({"reddit": "brewly_official"}, "reddit", "brewly_fan", False),
+        ({"reddit": "brewly"}, "mastodon", "brewly@mastodon.social", False),  # another network
+        ({"mastodon": "brewly"}, "mastodon", "brewly@127.0.0.1:8702", True),
+        ({"mastodon": "@Brewly@mastodon.social"}, "mastodon", "brewly@mastodon.social", True),
+        ({"mastodon": "@brewly@mastodon.social"}, "mastodon", "brewly@fosstodon.org", False),
+    ],
+)
+def test_the_brands_own_accounts_are_told_by_network_and_instance(
+    accounts: dict[str, str], network: str, handle: str, own: bool
+) -> None:
+    brand = Brand.model_validate({"name": "Brewly", "accounts": accounts})
+    assert brand.owns(network, handle) is own
