@@ -139,6 +139,16 @@ class Brand(Strict):
     def _strip_prefix(cls, subs: list[str]) -> list[str]:
         return [re.sub(r"^/?r/", "", sub) for sub in subs]
 
+    def owns(self, network: str, handle: str) -> bool:
+        """Whether ``handle`` (an author's, as connectors give it) is the brand's own account
+        on ``network``; an account named without its instance matches on any instance."""
+        account = {"reddit": self.accounts.reddit, "mastodon": self.accounts.mastodon}.get(network)
+        if not account:
+            return False
+        own = re.sub(r"^/?u/", "", account.strip().lower()).lstrip("@")
+        theirs = handle.strip().lower().lstrip("@")
+        return theirs == own or ("@" not in own and theirs.split("@")[0] == own)
+
     def watch(self) -> Watch:
         """What connectors are asked to watch for this brand."""
         return Watch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -232,7 +233,7 @@ def test_the_daemon_process_stops_cleanly_on_sigterm_and_sigint(
     assert len(world.smtp.messages) == 1  # two runs, one alert
 
 
-def test_the_demo_shows_alerts_and_ambassadors(
+def test_the_demo_shows_alerts_ambassadors_and_a_reply(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SOCIAL_CRM_DEMO_DATA_DIR", str(tmp_path))
@@ -245,3 +246,18 @@ def test_the_demo_shows_alerts_and_ambassadors(
     assert "email received: [social-crm] Brewly" in text
     assert "Ambassador ranking for marketing" in text
     assert "first alert delivered" in text
+    # The VIP's complaint is answered: proposed, approved by a person, posted by the daemon
+    # on the fake Reddit, and Gus's answer to it makes the conversation recover.
+    reply = text[text.index("A reply, approved by a person and sent by the daemon") :]
+    assert "reply 1 to reddit:grumpy_gus = Gus Grant, answering alert 1" in reply
+    assert "drafted by rule:apologise-to-vips, approved by Maria (community team)" in reply
+    assert "sent by the daemon as u/brewly_official; alert 1 resolved" in reply
+    assert re.search(r"where: http://127\.0\.0\.1:\d+/r/brewly/comments/\w+/_/\w+/", reply)
+    assert "Sorry about your grinder, Gus Grant. A replacement ships today" in reply
+    assert "Brewly support team (sent with social-crm)" in reply
+    thread = reply[reply.index("the thread reads:") :].splitlines()
+    assert thread[1] == "    Grumpy_Gus: Brewly support is a disgrace"
+    ours = next(n for n, line in enumerate(thread) if "brewly_official: " in line)
+    assert thread[ours].startswith("      brewly_official: Sorry about your grinder, Gus Grant.")
+    assert thread[ours + 1].startswith("        Grumpy_Gus: Thank you, that was quick!")
+    assert "recovery rate: 100% (1 recovered, 0 not recovered, 0 pending)" in reply

@@ -113,7 +113,7 @@ def test_a_dry_run_shows_the_text_where_and_as_whom(config: Path, mentions: dict
         "where:      https://www.reddit.com/t3_a",
         "visibility: private, to anna only",
         "subject:    Your post about Brewly",
-        "would go:   yes",
+        "would go:   no: it is a draft; it goes once approved",
         "key:        social-crm-reply-1-",
     ):
         assert expected in shown, (expected, shown)

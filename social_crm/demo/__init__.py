@@ -9,15 +9,17 @@ from contextlib import ExitStack
 from importlib.resources import files
 from pathlib import Path
 
+import requests
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 from sqlalchemy import func, select
 
 from social_crm import jobs
 from social_crm.alerts.service import list_alerts
 from social_crm.ambassadors.report import ambassador_rows
-from social_crm.cli.render import short_text
+from social_crm.cli.render import cell, short_text
 from social_crm.config import Settings, bundled_config, load_config
 from social_crm.customers.importer import import_customers
 from social_crm.daemon import Daemon
@@ -28,10 +30,16 @@ from social_crm.demo.script import ACCOUNTS, BOTS, SCRIPT
 from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
+from social_crm.engagement import lifecycle, service
+from social_crm.engagement.enums import ReplyStatus
+from social_crm.engagement.models import Reply
+from social_crm.engagement.recovery import recovery_report
 from social_crm.mentions.exclusions import ExclusionCount, exclusion_report
 from social_crm.mentions.models import MentionRecord
 
 STEP_SECONDS = 0.4
+# The person of the community team who approves the proposed reply.
+APPROVER = "Maria (community team)"
 
 
 def run_demo(*, console: Console, seconds: float | None = None) -> None:
@@ -85,6 +93,7 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
         status = console.status("starting")
 
         def tick() -> bool:
+            _approve_proposals(daemon)
             stored, left_out, pending, alerts = _progress(daemon)
             if alerts and not first_alert:
                 first_alert.append(time.monotonic() - started)
@@ -106,7 +115,37 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
         jobs.score(
             daemon.context
         )  # the ranking as of the last mention, not of the last scheduled run
-        _report(console, settings, smtp, webhook, time.monotonic() - started, first_alert)
+        elapsed = time.monotonic() - started
+        _report(console, settings, smtp, webhook)
+        _reply_report(console, settings, reddit)
+        if first_alert:
+            console.print(
+                f"first alert delivered {first_alert[0]:.1f} s after start; "
+                f"demo took {elapsed:.1f} s"
+            )
+        console.print(
+            "explore the demo database: social-crm alerts list -c config/demo.yaml; "
+            "social-crm ambassadors list -c config/demo.yaml --format csv; "
+            "social-crm replies show 1 -c config/demo.yaml; "
+            "social-crm replies report -c config/demo.yaml"
+        )
+
+
+def _approve_proposals(daemon: Daemon) -> None:
+    """The community team's part: approve each draft the rules proposed, to resolve its
+    alert once sent; the daemon's send job posts it."""
+    with daemon.db.transaction() as session:
+        proposed = session.scalars(
+            select(Reply.id).where(Reply.status == ReplyStatus.DRAFT, Reply.rule.is_not(None))
+        ).all()
+        for reply_id in proposed:
+            lifecycle.approve(
+                session,
+                reply_id,
+                by=APPROVER,
+                config=daemon.settings.engagement,
+                resolve_alert=True,
+            )
 
 
 def _publish(reddit: FakeReddit, mastodon: FakeMastodon, published: list[str]) -> None:
@@ -160,14 +199,7 @@ def _report_left_out(console: Console, rows: list[ExclusionCount]) -> None:
     console.print(table)
 
 
-def _report(
-    console: Console,
-    settings: Settings,
-    smtp: SmtpSink,
-    webhook: WebhookSink,
-    elapsed: float,
-    first_alert: list[float],
-) -> None:
+def _report(console: Console, settings: Settings, smtp: SmtpSink, webhook: WebhookSink) -> None:
     db = Database(settings.database_url)
     with db.transaction() as session:
         alerts = list_alerts(session)
@@ -223,11 +255,88 @@ def _report(
             str(row.reach),
         )
     console.print(ambassadors)
-    if first_alert:
-        console.print(
-            f"first alert delivered {first_alert[0]:.1f} s after start; demo took {elapsed:.1f} s"
-        )
-    console.print(
-        "explore the demo database: social-crm alerts list -c config/demo.yaml; "
-        "social-crm ambassadors list -c config/demo.yaml --format csv"
+
+
+def _reply_report(console: Console, settings: Settings, reddit: FakeReddit) -> None:
+    """The reply that was approved and sent: what, where, as whom, the thread on the fake
+    network as a reader sees it, and the recovery rate."""
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        sent = [
+            service.get_reply(session, reply.id)
+            for reply in service.list_replies(session, status=ReplyStatus.SENT)
+        ]
+        report = recovery_report(session, window_days=settings.engagement.recovery_window_days)
+    db.close()
+    console.print()
+    console.print("[bold]A reply, approved by a person and sent by the daemon[/]")
+    if not sent:
+        console.print("  no reply was sent")
+        return
+    reply = sent[-1]
+    summary = reply.summary
+    lines = [
+        f"reply {summary.id} to {cell(summary.network)}:{cell(summary.handle)}"
+        + (f" = {cell(summary.customer)}" if summary.customer else "")
+        + (f", answering alert {summary.alert_id}" if summary.alert_id else ""),
+        f"drafted by {cell(summary.created_by)}, approved by {cell(summary.approved_by)}",
+        f"sent by the daemon as {cell(summary.account)}"
+        + (f"; alert {summary.alert_id} resolved" if reply.resolve_alert else ""),
+        f"where: {cell(summary.posted_url)}",
+        "text:",
+    ]
+    for line in lines:
+        _indented(console, line, 2)
+    for line in (reply.outgoing_text or summary.text).splitlines():
+        if line.strip():
+            _indented(console, escape(line), 4)
+        else:
+            console.print()  # the blank line before the footer
+    _indented(console, "on the fake Reddit, the thread reads:", 2)
+    for depth, author, text in _thread(reddit, summary.mention_url):
+        indent = 4 + 2 * depth
+        _indented(console, escape(short_text(f"{author}: {text}", console.width - indent)), indent)
+    total = report.total
+    rate = "—" if total.rate is None else f"{total.rate:.0%}"
+    _indented(
+        console,
+        f"recovery rate: {rate} ({total.recovered} recovered, {total.not_recovered} not "
+        f"recovered, {total.pending} pending)",
+        2,
     )
+
+
+def _indented(console: Console, line: str, indent: int) -> None:
+    """One line of the report, wrapped between words with its indent kept."""
+    console.print(Padding(line, (0, 0, 0, indent), expand=False), highlight=False)
+
+
+def _thread(reddit: FakeReddit, post_url: str) -> list[tuple[int, str, str]]:
+    """(depth, author, text) of a Reddit post and its comments, read from the fake over HTTP
+    as any reader (an app-only token) reads them."""
+    article = post_url.split("/comments/", 1)[1].split("/", 1)[0]
+    token = requests.post(
+        f"{reddit.url}/api/v1/access_token",
+        auth=(reddit.client_id, reddit.client_secret),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    ).json()["access_token"]
+    post, comments = requests.get(
+        f"{reddit.url}/comments/{article}/",
+        headers={"Authorization": f"bearer {token}"},
+        params={"raw_json": "1"},
+        timeout=5,
+    ).json()
+    head = post["data"]["children"][0]["data"]
+    found = [(0, str(head["author"]), str(head["title"]))]
+
+    def walk(listing: object, depth: int) -> None:
+        children = listing.get("data", {}).get("children", []) if isinstance(listing, dict) else []
+        for child in children:
+            if child.get("kind") == "t1":
+                data = child["data"]
+                found.append((depth, str(data["author"]), str(data["body"])))
+                walk(data.get("replies"), depth + 1)
+
+    walk(comments, 1)
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,11 @@ class Step:
     publish: Callable[[FakeReddit, FakeMastodon, dict[str, str]], str]
     noise: bool = False
 
+
+# The brand's Reddit account (config/demo.yaml): its replies are posted as this user.
+BRAND_ON_REDDIT = "brewly_official"
+# How long an answer to the brand's reply waits for that reply to be posted.
+REPLY_WAIT_SECONDS = 30.0
 
 ACCOUNTS = {
     # username: (remote instance, display name, followers)
@@ -60,6 +66,29 @@ def reddit_reply(parent: str, author: str, body: str, *, noise: bool = False) ->
         lambda r, m, ids: r.comment(ids[parent], author=author, body=body),
         noise,
     )
+
+
+def answer_to_brand(post: str, author: str, body: str) -> Step:
+    """A comment answering the brand's reply under the post remembered as ``post``, once the
+    daemon has posted that reply (under the post itself if none comes in time)."""
+
+    def publish(reddit: FakeReddit, _mastodon: FakeMastodon, ids: dict[str, str]) -> str:
+        parent = _brand_reply(reddit) or ids[post]
+        return reddit.comment(parent, author=author, body=body)
+
+    return Step("reddit", author, body, publish)
+
+
+def _brand_reply(reddit: FakeReddit) -> str | None:
+    """The brand's reply, waited for; then a second more, the time it takes to read it (and
+    what the author says next is written in a later second than the reply)."""
+    deadline = time.monotonic() + REPLY_WAIT_SECONDS
+    while not reddit.comments_by(BRAND_ON_REDDIT):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+    time.sleep(1.0)
+    return reddit.comments_by(BRAND_ON_REDDIT)[0]
 
 
 def toot(
@@ -161,7 +190,7 @@ SCRIPT: list[Step] = [
     ),
     reddit_reply("help", "koffie_kees", "Ja hoor, de Brewly One werkt prima op 110V en 230V."),
     toot("anna", "Third week with my #Brewly and every cup is excellent. Highly recommend it!"),
-    reddit_reply("broken", "Grumpy_Gus", "Still no answer. Horrible. Never buying Brewly again."),
+    reddit_reply("broken", "latte_lisa", "Still no answer to my ticket either. Horrible."),
     toot(
         "coffeegeek",
         "The #Brewly One review is up: great espresso, fair price, excellent "
@@ -178,5 +207,10 @@ SCRIPT: list[Step] = [
         "anna",
         "Thank you @brewly for the fantastic support today, you are awesome!",
         mention="brewly",
+    ),
+    answer_to_brand(
+        "broken",
+        "Grumpy_Gus",
+        "Thank you, that was quick! The new grinder is on its way. Much appreciated.",
     ),
 ]

@@ -95,14 +95,14 @@ def propose_pending(
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
     oldest = now - timedelta(hours=config.propose_max_age_hours)
-    accounts = {brand.name: _own_accounts(brand) for brand in brands}
+    by_name = {brand.name: brand for brand in brands}
     proposed = []
     for mention in mentions:
         session.add(ReplyScan(mention_id=mention.id, scanned_at=now))
         if (
             mention.deleted_at is not None
             or mention.created_at < oldest
-            or _user(mention.author.handle) in accounts.get(mention.brand, set())
+            or _own(by_name.get(mention.brand), mention)
             or contact_refusal(session, mention.author) is not None
         ):
             continue
@@ -113,14 +113,9 @@ def propose_pending(
     return proposed
 
 
-def _own_accounts(brand: Brand) -> set[str]:
-    """The user names of the brand's own accounts, whose posts get no reply."""
-    return {_user(handle) for handle in (brand.accounts.reddit, brand.accounts.mastodon) if handle}
-
-
-def _user(handle: str) -> str:
-    """``name`` of ``u/Name``, ``@name@host`` or ``name``, lower case."""
-    return handle.strip().removeprefix("/").removeprefix("u/").lstrip("@").split("@")[0].lower()
+def _own(brand: Brand | None, mention: MentionRecord) -> bool:
+    """Whether the mention was written from the brand's own account: it gets no reply."""
+    return brand is not None and brand.owns(mention.network, mention.author.handle)
 
 
 def facts_of(session: Session, mention: MentionRecord) -> Facts | None:

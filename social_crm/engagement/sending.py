@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Outgoing, Posted, Replyable, ReplyTarget
@@ -46,6 +47,7 @@ from connectors.errors import (
     AuthenticationError,
     ConnectorError,
     RateLimitedError,
+    TargetUnavailable,
     TransientConnectorError,
 )
 from social_crm.alerts import lifecycle as alert_lifecycle
@@ -74,6 +76,8 @@ GONE = {
     "locked": "the thread is locked",
     "archived": "the thread is archived",
 }
+# A mention as written (``@user`` or ``@user@instance``); Mastodon shows ``@user``.
+MENTION = re.compile(r"(?<![\w@/])@(\w+)(?:@[\w.-]+\w(?::\d+)?)?")
 # The reason an approved reply carries while engagement.dry_run holds it.
 DRY_RUN = "dry run: not posted (engagement.dry_run is on)"
 
@@ -89,8 +93,8 @@ class Claim:
     outgoing: Outgoing
     recovering: bool  # claimed before: the network may already hold its post
     refusal: str | None  # found at the claim; applied once no earlier post is found
-    ours: frozenset[str]  # network ids of replies recorded as ours in the thread
-    in_flight: frozenset[str]  # texts of our other replies in the thread not known posted
+    ours: frozenset[str]  # network ids of our replies in the thread or to the author
+    in_flight: frozenset[str]  # texts of those of them not known posted
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +118,15 @@ class SendPass:
 
 
 def same_text(posted: str, ours: str) -> bool:
-    """Whether the network's text is ours: whitespace aside, and any @mentions the network
-    put in front."""
-    theirs, mine = posted.split(), ours.split()
+    """Whether the network's text is ours: whitespace aside, any @mentions the network put
+    in front, and mentions as Mastodon shows them (``@user`` for ``@user@instance``)."""
+    theirs, mine = _words(posted), _words(ours)
     return theirs == mine or _after_mentions(theirs) == _after_mentions(mine)
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text``, each mention reduced to the user name Mastodon shows."""
+    return MENTION.sub(lambda found: "@" + found.group(1).lower(), text).split()
 
 
 def _after_mentions(words: list[str]) -> list[str]:
@@ -141,7 +150,10 @@ def send_due(
     A network whose attempt fails is left alone for the rest of the pass.
     """
     now = now or utcnow()
-    accounts = reply_accounts(connectors)
+    refusals: dict[str, str] = {}
+    accounts = reply_accounts(connectors, refusals=refusals)
+    if refusals:
+        _note_refusals(db, refusals, now=now)
     counts: Counter[str] = Counter()
     failing: set[str] = set()
     for _ in range(limit):
@@ -165,15 +177,39 @@ def send_due(
     )
 
 
-def reply_accounts(connectors: Mapping[str, Replyable]) -> dict[str, str]:
-    """The account each network's replies go out as; a network that cannot say is left out."""
+def reply_accounts(
+    connectors: Mapping[str, Replyable], *, refusals: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The account each network's replies go out as; a network that cannot say is left out
+    (and why goes into ``refusals``: a connector set up to listen only, say)."""
     accounts = {}
     for network, connector in connectors.items():
         try:
             accounts[network] = connector.reply_account()
         except Exception as exc:  # noqa: BLE001 - that network waits; the others go on
-            LOGGER.warning("%s: cannot tell which account replies go out as: %s", network, exc)
+            LOGGER.debug("%s: cannot tell which account replies go out as: %s", network, exc)
+            if refusals is not None:
+                refusals[network] = str(exc)
     return accounts
+
+
+def _note_refusals(db: Database, refusals: Mapping[str, str], *, now: datetime) -> None:
+    """Approved replies due on a network whose connector cannot reply say so, logged once."""
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(Reply)
+            .where(
+                Reply.status == ReplyStatus.APPROVED,
+                Reply.next_attempt_at <= now,
+                Reply.network.in_(list(refusals)),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            reason = f"the {row.network} connector cannot reply: {refusals[row.network]}"
+            if row.reason != reason:
+                row.reason = reason
+                LOGGER.warning("reply %d waits: %s", row.id, reason)
 
 
 def _claimable(now: datetime) -> object:
@@ -305,18 +341,13 @@ def _claim(
         refusal=refusal,
         ours=frozenset(
             session.scalars(
-                select(Reply.posted_id).where(
-                    Reply.network == row.network,
-                    Reply.thread_id == row.thread_id,
-                    Reply.posted_id.is_not(None),
-                )
+                select(Reply.posted_id).where(_nearby(row), Reply.posted_id.is_not(None))
             )
         ),
         in_flight=frozenset(
             session.scalars(
                 select(Reply.outgoing_text).where(
-                    Reply.network == row.network,
-                    Reply.thread_id == row.thread_id,
+                    _nearby(row),
                     Reply.id != row.id,
                     Reply.sending_at.is_not(None),
                     Reply.posted_id.is_(None),
@@ -324,6 +355,16 @@ def _claim(
                 )
             )
         ),
+    )
+
+
+def _nearby(row: Reply) -> ColumnElement[bool]:
+    """Replies inspect may list beside ``row``'s target: those in its thread, and those to
+    its author (Reddit lists the private messages to the author since the post, whatever
+    they were about)."""
+    return and_(
+        Reply.network == row.network,
+        or_(Reply.thread_id == row.thread_id, Reply.author_id == row.author_id),
     )
 
 
@@ -372,7 +413,7 @@ def attempt(connector: Replyable, claim: Claim) -> Outcome:
                     )
                     return Outcome(posted=posted, recovered=True)
         if state.status != "open":
-            return Outcome(skipped=GONE.get(state.status, f"the post is {state.status}"))
+            return Outcome(skipped=_gone(state.status))
         if claim.refusal is not None:
             return Outcome(skipped=claim.refusal)
         for posted in state.account_replies:
@@ -382,11 +423,20 @@ def attempt(connector: Replyable, claim: Claim) -> Outcome:
                 continue
             return Outcome(skipped=f"a person already answered from {claim.account}: {posted.url}")
         return Outcome(posted=connector.reply(claim.outgoing))
+    except TargetUnavailable as exc:
+        # The network refused it for its target (closed or deleted since inspect read it):
+        # nothing was posted, and trying again would not help.
+        return Outcome(skipped=_gone(exc.reason))
     except ConnectorError as exc:
         return Outcome(error=exc)
     except Exception as exc:  # noqa: BLE001 - a connector bug must not leave the lease held
         LOGGER.exception("replying on %s raised an unexpected error", claim.network)
         return Outcome(error=TransientConnectorError(f"{type(exc).__name__}: {exc}"))
+
+
+def _gone(status: str) -> str:
+    """Why nothing can be posted under a target the network says is ``status``."""
+    return GONE.get(status, f"the post is {status}")
 
 
 def record(
@@ -549,6 +599,17 @@ class Preview:
     holds: str | None  # why it would not be posted now (a refusal, a limit), or None
 
 
+def _not_sendable(row: Reply, account: str | None) -> str | None:
+    """Why the send job would not take ``row`` at all (its status, no replying connector)."""
+    if row.status == ReplyStatus.DRAFT:
+        return "it is a draft; it goes once approved"
+    if row.status in (ReplyStatus.SENT, ReplyStatus.REJECTED, ReplyStatus.SKIPPED):
+        return f"it is {row.status}"
+    if account is None:
+        return f"no configured connector replies on {row.network}"
+    return None
+
+
 def preview(
     session: Session,
     reply_id: int,
@@ -560,7 +621,7 @@ def preview(
     """What sending reply ``reply_id`` now would post, where and as whom; changes nothing."""
     now = now or utcnow()
     row = lifecycle.get(session, reply_id)
-    holds = refusal_of(session, row)
+    holds = _not_sendable(row, account) or refusal_of(session, row)
     if holds is None and row.auto_send and _negative(row):
         holds = NEGATIVE_WAITS
     if holds is None:

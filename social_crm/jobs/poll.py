@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from connectors.base import Batch
 from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
 from social_crm.alerts import health
 from social_crm.jobs.context import JobContext
@@ -47,7 +48,11 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
                 row = load_cursor(session, name, source.key)
                 recovered = row.consecutive_failures > 0
                 added = store_batch(
-                    session, name, source.key, batch, rules=ctx.rules.get(source.brand)
+                    session,
+                    name,
+                    source.key,
+                    _without_own_posts(ctx, batch),
+                    rules=ctx.rules.get(source.brand),
                 )
                 if added:
                     health.note_recovery(session, row)
@@ -71,6 +76,24 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             LOGGER.info("%s/%s: %d new mention(s)", name, source.key, added)
         stored += added
     return stored
+
+
+def _without_own_posts(ctx: JobContext, batch: Batch) -> Batch:
+    """The batch less what the brands' own accounts wrote (their replies come back in the
+    listings watched): those are no mentions, to alert on or rank."""
+    brands = {brand.name: brand for brand in ctx.settings.brands}
+    kept = [
+        mention
+        for mention in batch.mentions
+        if not (
+            (brand := brands.get(mention.brand)) is not None
+            and brand.owns(mention.network, mention.author.handle)
+        )
+    ]
+    if len(kept) == len(batch.mentions):
+        return batch
+    LOGGER.debug("left out %d post(s) of the brand's own accounts", len(batch.mentions) - len(kept))
+    return Batch(mentions=kept, cursor=batch.cursor, skipped=batch.skipped)
 
 
 def disable(ctx: JobContext, name: str, source_key: str | None, exc: AuthenticationError) -> None:

@@ -83,6 +83,29 @@ def drop_connection(environ: dict[str, Any]) -> None:
             connection.shutdown(socket.SHUT_RDWR)
 
 
+class PostHold:
+    """One post a fake makes and then answers only once released: between the two, a client
+    that dies has posted without knowing it (the window a crash test aims at).
+
+    ``made`` is set once the post is made; the answer waits for ``release()``, or
+    ``timeout`` seconds, whichever comes first.
+    """
+
+    def __init__(self, *, timeout: float = 60.0) -> None:
+        self.timeout = timeout
+        self.made = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let the held answer go (to a client that may be gone by now)."""
+        self._released.set()
+
+    def hold(self) -> None:
+        """Called by the fake once the post is made: say so, then wait to be released."""
+        self.made.set()
+        self._released.wait(self.timeout)
+
+
 class LocalServer:
     """Serves a WSGI app on 127.0.0.1 until stopped (HTTP/1.1, closing each connection).
 

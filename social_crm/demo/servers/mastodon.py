@@ -11,7 +11,8 @@ streaming API (health, hashtag and user streams); and scenario controls for test
 scripted failures (status codes, slow answers, broken JSON, an exhausted rate limit, a
 revoked token), a seeded random fault injector, edits, deletions, federation of a
 status to a second fake, and for posts: failing them (``fail_next_posts``, nothing
-posted) or dropping the connection once the status is posted (``drop_next_posts``).
+posted), dropping the connection once the status is posted (``drop_next_posts``) or
+holding the answer until released (``hold_next_post``).
 A direct status is visible only to its author and the accounts it mentions.
 """
 
@@ -36,7 +37,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from social_crm.demo.servers.local import LocalServer, drop_connection
+from social_crm.demo.servers.local import LocalServer, PostHold, drop_connection
 
 JSON = dict[str, Any]
 
@@ -211,6 +212,7 @@ class FakeMastodon:
         self._subscribers: list[_Subscriber] = []
         self._faults: list[_Fault] = []
         self._drops = 0  # posts still to answer by dropping the connection
+        self._holds: list[PostHold] = []  # posts still to answer only once released
         # (account id, Idempotency-Key) -> (status id, when it expires on time.monotonic())
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._posted: list[str] = []  # ids of the statuses posted through the API
@@ -268,6 +270,7 @@ class FakeMastodon:
             self._requests.clear()
             self._faults.clear()
             self._drops = 0
+            self._holds.clear()
             self._idempotency.clear()
             self._posted.clear()
             self._injected.clear()
@@ -374,6 +377,14 @@ class FakeMastodon:
         the client cannot tell whether its status was posted."""
         with self._lock:
             self._drops += count
+
+    def hold_next_post(self, *, timeout: float = 60.0) -> PostHold:
+        """Post the next status, then hold its answer until the returned hold is released
+        (or ``timeout`` seconds pass); its ``made`` event says when the status is posted."""
+        hold = PostHold(timeout=timeout)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
 
     @property
     def posted(self) -> list[str]:
@@ -1091,6 +1102,7 @@ class FakeMastodon:
                 RecordedRequest(request.method, request.path, request.args.to_dict(flat=False))
             )
             fault = None if streaming else self._take_fault(request.path, request.method)
+            posts_before = len(self._posted)
             # The budget is charged on arrival, so a slow answer cannot charge a later test.
             charged = not streaming and (fault is None or fault.kind != "status")
             over = charged and self._over_ratelimit()
@@ -1114,6 +1126,10 @@ class FakeMastodon:
             drop = posted and response.status_code == 200 and self._drops > 0
             if drop:
                 self._drops -= 1
+            made = len(self._posted) > posts_before
+            hold = self._holds.pop(0) if made and self._holds else None
+        if hold is not None:
+            hold.hold()  # outside the lock: the fake answers everything else meanwhile
         if drop:
             drop_connection(environ)  # the answer below then meets a closed connection
         return response(environ, start_response)

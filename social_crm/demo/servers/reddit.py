@@ -21,7 +21,8 @@ reddit.com does: ``fail_next`` (any status, 429 with ``retry-after`` or a spent 
 replace or delay an answer: no fault can lose or duplicate an item. Posts (replies and
 messages) have their own controls: ``fail_next_posts`` (an error status, nothing
 posted), ``ratelimit_next_posts`` (Reddit's ``RATELIMIT`` error) and ``drop_next_posts``
-(the post is made, then the connection is closed without an answer).
+(the post is made, then the connection is closed without an answer) and
+``hold_next_post`` (the post is made, its answer held until released).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from social_crm.demo.servers.local import LocalServer, drop_connection
+from social_crm.demo.servers.local import LocalServer, PostHold, drop_connection
 
 LOGGER = logging.getLogger(__name__)
 
@@ -220,12 +221,14 @@ class SentMessage:
 
 @dataclass(slots=True)
 class _PostFault:
-    """What the next ``remaining`` posts meet: an error status, RATELIMIT, or a dropped answer."""
+    """What the next ``remaining`` posts meet: an error status, RATELIMIT, a dropped answer,
+    or an answer held back until released."""
 
-    kind: str  # "status", "ratelimit" or "drop"
+    kind: str  # "status", "ratelimit", "drop" or "hold"
     remaining: int
     status: int = 500
     seconds: float = 0.0
+    hold: PostHold | None = None
 
 
 @dataclass(slots=True)
@@ -486,6 +489,13 @@ class FakeReddit:
         """Make the next ``count`` posts, then close each connection without an answer: the
         client cannot tell whether it was posted."""
         self._schedule_post(_PostFault("drop", _count(count)))
+
+    def hold_next_post(self, *, timeout: float = 60.0) -> PostHold:
+        """Make the next reply or message, then hold its answer until the returned hold is
+        released (or ``timeout`` seconds pass); its ``made`` event says when it is made."""
+        hold = PostHold(timeout=timeout)
+        self._schedule_post(_PostFault("hold", 1, hold=hold))
+        return hold
 
     def _schedule_post(self, fault: _PostFault) -> None:
         with self._lock:
@@ -1064,6 +1074,8 @@ class FakeReddit:
                 )
         if fault is not None and fault.kind == "drop":
             request.environ[_DROP_ANSWER] = True
+        if fault is not None and fault.hold is not None:
+            fault.hold.hold()  # outside the lock: the fake answers everything else meanwhile
         return self._answer(request, body)
 
     def _post_comment(
