@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from social_crm.config import Settings
 from social_crm.db import Database
 from social_crm.errors import ConfigError, NotAuthenticated, SocialCrmError, TooManyAttempts
-from social_crm.web import alerts, ambassadors, customers, links, login, placeholders
+from social_crm.web import alerts, ambassadors, customers, links, login, placeholders, replies
 from social_crm.web.api import router as api_router
 from social_crm.web.templating import STATIC, render
 
@@ -30,6 +30,7 @@ LOGGER = logging.getLogger(__name__)
 PAGE_ROUTERS = (
     login.router,
     alerts.router,
+    replies.router,
     placeholders.router,
     ambassadors.router,
     links.router,
@@ -174,9 +175,10 @@ def create_app(
             {"name": "ambassadors"},
             {"name": "customers"},
             {"name": "link suggestions"},
+            {"name": "replies"},
         ],
         version="1",
-        summary="Alerts, ambassadors, customers and link suggestions of social-crm.",
+        summary="Alerts, ambassadors, customers, link suggestions and replies of social-crm.",
         docs_url=None,  # Swagger UI loads from a CDN: the API document is at /api/v1/openapi.json
         redoc_url=None,
         openapi_url=None,
