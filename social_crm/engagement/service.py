@@ -52,6 +52,7 @@ class ReplySummary:
     posted_id: str | None
     account: str | None  # posted (or being posted) as
     customer_key: str | None = None  # their customer's CRM id, which finds their page
+    outgoing_text: str | None = None  # exactly what was (or is being) posted, footer included
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,7 @@ def summary(reply: Reply) -> ReplySummary:
         posted_id=reply.posted_id,
         account=reply.account,
         customer_key=customer.external_id if customer is not None else None,
+        outgoing_text=reply.outgoing_text,
     )
 
 
