@@ -4,6 +4,7 @@ forms and their guards."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,6 +108,26 @@ def test_a_community_manager_drafts_edits_approves_and_queues_by_api(
     }
     listed = cora.get("/api/v1/replies", params={"status": "approved"}).json()["items"]
     assert reply_id in {r["id"] for r in listed}
+
+
+def test_the_api_document_lists_the_reply_operations(api: Any) -> None:
+    paths = api("vic").get("/api/v1/openapi.json").json()["paths"]
+    assert {
+        "/api/v1/replies",
+        "/api/v1/replies/report",
+        "/api/v1/replies/{reply_id}",
+        "/api/v1/replies/{reply_id}/preview",
+        "/api/v1/replies/{reply_id}/edit",
+        "/api/v1/replies/{reply_id}/approve",
+        "/api/v1/replies/{reply_id}/reject",
+        "/api/v1/replies/{reply_id}/send",
+    } <= set(paths)
+    assert set(paths["/api/v1/replies"]) == {"get", "post"}
+    listed = {p["name"] for p in paths["/api/v1/replies"]["get"]["parameters"]}
+    assert listed >= {"status", "brand", "network", "limit", "cursor"}
+    assert {"403", "404", "409", "422"} <= set(
+        paths["/api/v1/replies/{reply_id}/approve"]["post"]["responses"]
+    )
 
 
 def test_the_list_filters_and_its_cursor_walks_every_reply_once(
@@ -259,9 +280,23 @@ def test_reply_forms_need_the_session_form_token_and_record_the_user(
             data={"csrf_token": csrf, "back": "https://elsewhere.example/replies"},
         )
         assert again.headers["location"] == f"/replies/{story['failed']}?done=queued"
+        # Drafted from the alert's page and approved unchanged: no edit in its history.
+        typed = "Line one\r\nline two"
+        started = browser.post(
+            "/replies/draft",
+            data={"alert_id": str(story["alert"]), "text": typed, "csrf_token": csrf},
+        )
+        new_id = int(started.headers["location"].split("/")[2].split("?")[0])
+        browser.post(f"/replies/{new_id}/approve", data={"text": typed, "csrf_token": csrf})
     with TestClient(app) as viewer:
         client_sign_in(viewer, "vic")
         detail = viewer.get(f"/api/v1/replies/{draft}").json()
+        fresh = viewer.get(f"/api/v1/replies/{new_id}").json()
+    assert fresh["summary"]["text"] == "Line one\nline two"
+    assert [(s["action"], s["by"]) for s in fresh["history"]] == [
+        ("drafted", "cora"),
+        ("approved", "cora"),
+    ]
     assert detail["summary"]["text"] == "Sorry Dora,\nwe call you today."
     assert [(s["action"], s["by"]) for s in detail["history"]][-2:] == [
         ("edited", "cora"),
@@ -285,6 +320,16 @@ def test_a_viewer_sees_the_replies_pages_without_a_button_to_act(
         assert "Your role (viewer) cannot do this" in refused.text
         alert = browser.get(f"/alerts/{story['alert']}").text
         assert "Draft a reply" not in alert
+        # Like every page: no inline script, style or event handler.
+        for path in (
+            "/replies?status=all",
+            "/replies/report",
+            f"/replies/{story['draft']}/preview",
+        ):
+            html = browser.get(path).text
+            assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
+            assert not re.search(r"\son[a-z]+\s*=", html), path
+            assert " style=" not in html, path
         wrong = browser.get("/replies?status=lost")
         assert wrong.status_code == 422
         assert "No reply status &#39;lost&#39;; the choices are draft, approved" in wrong.text
