@@ -55,9 +55,18 @@ def _exit_quietly(signum: int, _frame: object) -> None:
 
 
 def demo(
-    seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Serve the dashboard this many seconds after the printout (0: exit at once) "
+            "[default: until Ctrl-C].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run against local fake Reddit and Mastodon servers with a scripted stream of posts."""
+    """Run against local fake Reddit and Mastodon servers with a scripted stream of posts,
+    then serve the web dashboard on the demo's database."""
     try:
         from social_crm.demo import run_demo
     except ModuleNotFoundError as exc:
@@ -68,4 +77,4 @@ def demo(
             f"the demo needs the 'demo' extra ({missing} is not installed): "
             "pip install 'social-crm[demo]'"
         ) from exc
-    run_demo(console=render.console, seconds=seconds)
+    run_demo(console=render.console, serve_seconds=seconds)

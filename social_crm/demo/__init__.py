@@ -30,6 +30,7 @@ from social_crm.demo.script import ACCOUNTS, BOTS, SCRIPT
 from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
+from social_crm.demo.web import serve_dashboard
 from social_crm.engagement import lifecycle, service
 from social_crm.engagement.enums import ReplyStatus
 from social_crm.engagement.models import Reply
@@ -42,8 +43,13 @@ STEP_SECONDS = 0.4
 APPROVER = "Maria (community team)"
 
 
-def run_demo(*, console: Console, seconds: float | None = None) -> None:
-    """Start the fakes and sinks, publish the script, run the daemon, print the results."""
+def run_demo(
+    *, console: Console, seconds: float | None = None, serve_seconds: float | None = 0
+) -> None:
+    """Start the fakes and sinks, publish the script, run the daemon (for ``seconds`` at
+    most), print the results, then serve the dashboard on the demo's database for
+    ``serve_seconds`` (None: until Ctrl-C; 0: not at all). Ctrl-C during the script ends
+    the demo after the printout."""
     with ExitStack() as stack:
         reddit = stack.enter_context(FakeReddit())
         mastodon = stack.enter_context(FakeMastodon(owner="brewly"))
@@ -90,6 +96,7 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
         )
         started = time.monotonic()
         first_alert: list[float] = []
+        ran_through = threading.Event()  # not stopped by Ctrl-C
         status = console.status("starting")
 
         def tick() -> bool:
@@ -107,6 +114,8 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
                 len(published) == len(SCRIPT) and stored + left_out >= len(SCRIPT) and pending == 0
             )
             timed_out = seconds is not None and time.monotonic() - started >= seconds
+            if finished or timed_out:
+                ran_through.set()
             return finished or timed_out
 
         with status:
@@ -129,6 +138,8 @@ def run_demo(*, console: Console, seconds: float | None = None) -> None:
             "social-crm replies show 1 -c config/demo.yaml; "
             "social-crm replies report -c config/demo.yaml"
         )
+    if ran_through.is_set() and serve_seconds != 0:
+        serve_dashboard(settings, console=console, seconds=serve_seconds)
 
 
 def _approve_proposals(daemon: Daemon) -> None:

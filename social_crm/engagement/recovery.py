@@ -12,11 +12,12 @@ not recovered), per brand, per template and per responder (whoever approved the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from pydantic import computed_field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -29,6 +30,8 @@ LOGGER = logging.getLogger(__name__)
 
 # How a template-less reply is grouped.
 OWN_TEXT = "(own text)"
+# A conversation: one author in one thread of a network.
+ConversationKey = tuple[str, str, int]  # network, thread id, author id
 
 
 class Outcome(StrEnum):
@@ -65,6 +68,7 @@ class RecoveryRow:
     not_recovered: int
     pending: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def rate(self) -> float | None:
         """Recovered among the conversations whose outcome is known; None when none is."""
@@ -95,25 +99,7 @@ def recovery_report(
     """Every conversation the brand answered, and which negative ones recovered."""
     now = now or utcnow()
     window = timedelta(days=window_days)
-    query = (
-        select(Reply)
-        .where(Reply.status == ReplyStatus.SENT, Reply.sent_at.is_not(None))
-        .options(
-            joinedload(Reply.mention).joinedload(MentionRecord.sentiment),
-            joinedload(Reply.author).joinedload(AuthorRecord.customer),
-        )
-        .order_by(Reply.sent_at, Reply.id)
-    )
-    if brand:
-        query = query.where(Reply.brand == brand)
-    first: dict[tuple[str, str, int], Reply] = {}
-    negative: set[tuple[str, str, int]] = set()
-    for reply in session.scalars(query).unique():
-        key = (reply.network, reply.thread_id, reply.author_id)
-        first.setdefault(key, reply)
-        sentiment = reply.mention.sentiment
-        if sentiment is not None and sentiment.label == "negative":
-            negative.add(key)
+    first, negative = _answered(session, brand=brand)
     conversations = tuple(
         _follow(session, first[key], window=window, now=now) for key in first if key in negative
     )
@@ -126,6 +112,68 @@ def recovery_report(
         by_responder=_grouped(conversations, lambda c: c.responder),
         conversations=conversations,
     )
+
+
+def reply_outcomes(
+    session: Session,
+    reply_ids: Collection[int],
+    *,
+    window_days: float,
+    now: datetime | None = None,
+) -> dict[int, Conversation]:
+    """What became of the negative conversation each sent reply of ``reply_ids`` answered,
+    by reply id; a reply to a conversation that was not negative has no entry."""
+    if not reply_ids:
+        return {}
+    now = now or utcnow()
+    rows = session.execute(
+        select(Reply.id, Reply.network, Reply.thread_id, Reply.author_id).where(
+            Reply.id.in_(list(reply_ids)), Reply.status == ReplyStatus.SENT
+        )
+    ).all()
+    keys = {reply_id: (network, thread, author) for reply_id, network, thread, author in rows}
+    if not keys:
+        return {}
+    first, negative = _answered(session, keys=set(keys.values()))
+    followed = {
+        key: _follow(session, first[key], window=timedelta(days=window_days), now=now)
+        for key in set(keys.values()) & negative
+    }
+    return {reply_id: followed[key] for reply_id, key in keys.items() if key in followed}
+
+
+def _answered(
+    session: Session,
+    *,
+    brand: str | None = None,
+    keys: Collection[ConversationKey] | None = None,
+) -> tuple[dict[ConversationKey, Reply], set[ConversationKey]]:
+    """The first reply sent in each answered conversation (of ``brand``, or among ``keys``),
+    and which of those conversations were negative."""
+    query = (
+        select(Reply)
+        .where(Reply.status == ReplyStatus.SENT, Reply.sent_at.is_not(None))
+        .options(
+            joinedload(Reply.mention).joinedload(MentionRecord.sentiment),
+            joinedload(Reply.author).joinedload(AuthorRecord.customer),
+        )
+        .order_by(Reply.sent_at, Reply.id)
+    )
+    if brand:
+        query = query.where(Reply.brand == brand)
+    if keys is not None:
+        query = query.where(Reply.author_id.in_({author for _, _, author in keys}))
+    first: dict[ConversationKey, Reply] = {}
+    negative: set[ConversationKey] = set()
+    for reply in session.scalars(query).unique():
+        key = (reply.network, reply.thread_id, reply.author_id)
+        if keys is not None and key not in keys:
+            continue
+        first.setdefault(key, reply)
+        sentiment = reply.mention.sentiment
+        if sentiment is not None and sentiment.label == "negative":
+            negative.add(key)
+    return first, negative
 
 
 def _follow(session: Session, reply: Reply, *, window: timedelta, now: datetime) -> Conversation:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from social_crm.alerts.models import Alert
+from social_crm.config import EngagementConfig, ReplyTemplate
 from social_crm.customers import timeline
 from social_crm.engagement.enums import ReplyStatus
 from social_crm.engagement.models import Reply
 from social_crm.engagement.sending import visibility
+from social_crm.engagement.templates import base_language
 from social_crm.errors import NotFound
 from social_crm.mentions.models import AuthorRecord, MentionRecord
 
@@ -48,6 +51,8 @@ class ReplySummary:
     posted_url: str | None
     posted_id: str | None
     account: str | None  # posted (or being posted) as
+    customer_key: str | None = None  # their customer's CRM id, which finds their page
+    outgoing_text: str | None = None  # exactly what was (or is being) posted, footer included
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +98,86 @@ def _loaded() -> list[Any]:
 def list_replies(
     session: Session,
     *,
-    status: ReplyStatus | str | None = None,
+    status: ReplyStatus | str | Collection[str] | None = None,
     brand: str | None = None,
+    network: str | None = None,
+    before_id: int | None = None,
     limit: int | None = 50,
 ) -> list[ReplySummary]:
-    """Replies, newest first, filtered by status and brand."""
+    """Replies, newest first, filtered by status (one or several), brand and network;
+    ``before_id``: only those older than that reply (the next page of a list)."""
     query = select(Reply).options(*_loaded()).order_by(Reply.id.desc())
-    if status:
+    if isinstance(status, str):
         query = query.where(Reply.status == status)
+    elif status:
+        query = query.where(Reply.status.in_(list(status)))
     if brand:
         query = query.where(Reply.brand == brand)
+    if network:
+        query = query.where(Reply.network == network)
+    if before_id is not None:
+        query = query.where(Reply.id < before_id)
     if limit:
         query = query.limit(limit)
     return [summary(reply) for reply in session.scalars(query).unique()]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFacets:
+    """What the replies can be filtered by, and how many there are in each status."""
+
+    brands: tuple[str, ...]
+    networks: tuple[str, ...]
+    counts: dict[str, int]  # status -> replies in it
+
+
+def reply_facets(
+    session: Session, *, brand: str | None = None, network: str | None = None
+) -> ReplyFacets:
+    """The brands and networks replies exist for, and the count per status of those that
+    match ``brand`` and ``network``."""
+    counted = select(Reply.status, func.count()).group_by(Reply.status)
+    if brand:
+        counted = counted.where(Reply.brand == brand)
+    if network:
+        counted = counted.where(Reply.network == network)
+    return ReplyFacets(
+        brands=tuple(session.scalars(select(Reply.brand).distinct().order_by(Reply.brand))),
+        networks=tuple(session.scalars(select(Reply.network).distinct().order_by(Reply.network))),
+        counts={status: count for status, count in session.execute(counted).all()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DraftOptions:
+    """How a reply to an alert can start: the mention it answers and the templates that fit."""
+
+    alert_id: int
+    mention_id: int
+    brand: str
+    language: str | None  # the post's language, when known
+    templates: tuple[ReplyTemplate, ...]  # the brand's, those in the post's language first
+
+
+def draft_options(session: Session, alert_id: int, config: EngagementConfig) -> DraftOptions | None:
+    """The templates a reply to the alert's first mention may start from; None when the
+    alert is about no mention (a source's health, say). NotFound when there is no alert."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    mention = session.get(MentionRecord, alert.first_mention_id) if alert.first_mention_id else None
+    if mention is None:
+        return None
+    language = base_language(mention.language)
+    fitting = [t for t in config.templates if t.brand == mention.brand]
+    fitting.sort(key=lambda t: (t.language != language, t.situation, t.name))
+    return DraftOptions(
+        alert_id=alert.id,
+        mention_id=mention.id,
+        brand=mention.brand,
+        language=mention.language,
+        templates=tuple(fitting),
+    )
 
 
 def get_reply(session: Session, reply_id: int) -> ReplyDetail:
@@ -173,6 +245,8 @@ def summary(reply: Reply) -> ReplySummary:
         posted_url=reply.posted_url,
         posted_id=reply.posted_id,
         account=reply.account,
+        customer_key=customer.external_id if customer is not None else None,
+        outgoing_text=reply.outgoing_text,
     )
 
 

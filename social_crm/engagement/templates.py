@@ -15,7 +15,7 @@ def pick(
 ) -> ReplyTemplate | None:
     """The brand's template for ``situation`` in ``language``, else in its default language."""
     default = config.brand(brand).default_language
-    for wanted in (_base_language(language), default):
+    for wanted in (base_language(language), default):
         for template in config.templates:
             if (template.brand, template.situation, template.language) == (
                 brand,
@@ -26,7 +26,7 @@ def pick(
     return None
 
 
-def _base_language(language: str | None) -> str | None:
+def base_language(language: str | None) -> str | None:
     """``nl`` for ``nl-BE`` or ``NL``: templates are per language, not per region."""
     return language.split("-")[0].split("_")[0].lower() if language else None
 

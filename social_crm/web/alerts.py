@@ -16,9 +16,10 @@ from social_crm.accounts.service import Principal, list_users
 from social_crm.alerts import lifecycle, service
 from social_crm.alerts.enums import AlertStatus
 from social_crm.db import Database
+from social_crm.engagement import service as replies
 from social_crm.errors import InvalidInput
 from social_crm.severity import Severity
-from social_crm.web.auth import DatabaseDep, Reader, allowed
+from social_crm.web.auth import DatabaseDep, Reader, allowed, settings
 from social_crm.web.pagination import DEFAULT_LIMIT, RecordId, decode_cursor, encode_cursor
 from social_crm.web.templating import render
 
@@ -155,10 +156,12 @@ def alert_page(
     db: DatabaseDep,
     done: str | None = None,
 ) -> Response:
-    """One alert: its lifecycle, the whole conversation, notes and deliveries."""
+    """One alert: its lifecycle, the whole conversation, notes, deliveries and replies."""
     with db.transaction() as session:
         detail = service.get_alert(session, alert_id)
         people = [u.name for u in list_users(session)]
+        answers = replies.alert_replies(session, alert_id)
+        draft_options = replies.draft_options(session, alert_id, settings(request).engagement)
     return render(
         request,
         "alerts/detail.html",
@@ -168,6 +171,9 @@ def alert_page(
             "done": DONE.get(done or ""),
             "can_act": user.can(Permission.ALERTS),
             "people": people,
+            "replies": answers,
+            "draft_options": draft_options,
+            "can_reply": user.can(Permission.REPLIES),
         },
     )
 

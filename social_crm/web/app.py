@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from social_crm.config import Settings
 from social_crm.db import Database
 from social_crm.errors import ConfigError, NotAuthenticated, SocialCrmError, TooManyAttempts
-from social_crm.web import alerts, ambassadors, customers, links, login, mentions, overview
+from social_crm.web import alerts, ambassadors, customers, links, login, mentions, overview, replies
 from social_crm.web.api import router as api_router
 from social_crm.web.templating import STATIC, render
 
@@ -30,6 +30,7 @@ LOGGER = logging.getLogger(__name__)
 PAGE_ROUTERS = (
     login.router,
     alerts.router,
+    replies.router,
     mentions.router,
     overview.router,
     ambassadors.router,
@@ -177,10 +178,11 @@ def create_app(
             {"name": "link suggestions"},
             {"name": "mentions"},
             {"name": "overview"},
+            {"name": "replies"},
         ],
         version="1",
-        summary="Alerts, ambassadors, customers, link suggestions, mentions and the overview "
-        "of social-crm.",
+        summary="Alerts, ambassadors, customers, link suggestions, mentions, the overview "
+        "and replies of social-crm.",
         docs_url=None,  # Swagger UI loads from a CDN: the API document is at /api/v1/openapi.json
         redoc_url=None,
         openapi_url=None,

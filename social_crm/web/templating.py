@@ -36,6 +36,7 @@ class NavItem:
 # The main navigation, in order. A new area adds its entry here.
 NAV: tuple[NavItem, ...] = (
     NavItem("Alerts", "/alerts"),
+    NavItem("Replies", "/replies"),
     NavItem("Mentions", "/mentions"),
     NavItem("Overview", "/overview"),
     NavItem("Ambassadors", "/ambassadors"),

@@ -10,7 +10,9 @@ from .conftest import ARTIFACTS, LAPTOP, PHONE
 
 
 def shoot(page: Page, name: str) -> None:
-    """Screenshots under test-artifacts/screenshots/ at both widths; axe-core on each."""
+    """Screenshots of the whole page at laptop and phone width (``NAME-laptop.png`` and
+    ``NAME-phone.png`` in test-artifacts/screenshots/); axe-core and no sideways scrolling
+    at both."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
         page.set_viewport_size(size)

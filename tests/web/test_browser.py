@@ -16,9 +16,8 @@ from playwright.sync_api import Page, expect
 from social_crm.db import Database
 
 from . import seed
-from .axe import serious_violations
-from .conftest import ARTIFACTS, LAPTOP, PHONE
 from .people import sign_in
+from .screens import shoot
 
 pytestmark = pytest.mark.browser
 
@@ -30,19 +29,6 @@ def story(web_db: Database, tmp_path_factory: pytest.TempPathFactory) -> int:
     seed.fans(web_db)
     seed.customers(web_db, tmp_path_factory.mktemp("crm"))
     return alert_id
-
-
-def shoot(page: Page, name: str) -> None:
-    """Screenshots of the whole page at laptop and phone width; axe-core and no sideways
-    scrolling at both."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=ARTIFACTS / f"{name}-{label}.png", full_page=True)
-        assert serious_violations(page) == [], f"{name} at {label} width"
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= size["width"], f"{name} scrolls sideways at {label} width ({width}px)"
-    page.set_viewport_size(LAPTOP)
 
 
 def test_every_page_reads_well_on_a_laptop_and_a_phone(page: Page, story: int) -> None:

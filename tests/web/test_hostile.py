@@ -1,15 +1,19 @@
-"""Hostile content in the dashboard: post texts, handles, display names, profile fields and
-CRM fields written to attack the page stay inert text in a real browser."""
+"""Hostile content in the dashboard: post texts, handles, display names, profile fields,
+CRM fields and reply texts written to attack the page stay inert text in a real browser."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from connectors.base import Author, Mention
 from social_crm.ambassadors import scoring
+from social_crm.config import EngagementConfig
 from social_crm.customers.models import Customer, LinkSuggestion
 from social_crm.db import Database
+from social_crm.engagement import lifecycle
 from social_crm.mentions.models import AuthorRecord
 
 from ..escalation import ingest_and_escalate
@@ -147,3 +151,46 @@ def test_hostile_notes_stay_text(page: Page, hostile: list[int]) -> None:
     assert_inert(page)
     notes = page.locator(".note-text")
     expect(notes).to_have_text(list(PAYLOADS))
+
+
+@pytest.fixture(scope="module")
+def hostile_replies(web_db: Database, hostile: list[int]) -> list[int]:
+    """A draft answering each hostile alert, its own text the payload; their ids."""
+    ids = []
+    with web_db.transaction() as session:
+        for alert_id, payload in zip(hostile, PAYLOADS, strict=True):
+            reply = lifecycle.draft(
+                session,
+                lifecycle.alert_mention(session, alert_id),
+                by="ada",
+                config=EngagementConfig(),
+                text=f"Reply {payload}",
+            )
+            ids.append(reply.id)
+    return ids
+
+
+def test_hostile_replies_and_the_posts_they_answer_stay_text(
+    page: Page, hostile_replies: list[int]
+) -> None:
+    sign_in(page, "cora", to="/replies")
+    assert_inert(page)
+    for reply_id, payload in zip(hostile_replies, PAYLOADS, strict=True):
+        reply = page.locator("article.reply").filter(
+            has=page.get_by_role("link", name=f"Reply #{reply_id}", exact=True)
+        )
+        expect(reply.get_by_label("Reply text")).to_have_value(f"Reply {payload}")
+        expect(reply.locator(".mention-text")).to_have_text(f"Brewly is awful and broken {payload}")
+        expect(reply.get_by_text("Open the post (no web address)")).to_be_visible()
+    first = hostile_replies[0]
+    for path in (f"/replies/{first}", f"/replies/{first}/preview", "/replies?status=all"):
+        page.goto(path)
+        assert_inert(page)
+    page.goto(f"/replies/{hostile_replies[3]}/preview")
+    expect(page.locator("pre.outgoing")).to_have_text(f"Reply {PAYLOADS[3]}")
+    # Saved through the form, the payload is stored and shown exactly as typed.
+    page.goto(f"/replies/{hostile_replies[1]}")
+    page.get_by_label("Reply text").fill(PAYLOADS[3])
+    page.get_by_role("button", name=re.compile("^Approve")).click()
+    assert_inert(page)
+    expect(page.locator(".reply-text")).to_have_text(PAYLOADS[3])

@@ -13,14 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from social_crm.web.api import alerts, ambassadors, customers, links, mentions, overview
+from social_crm.web.api import alerts, ambassadors, customers, links, mentions, overview, replies
 from social_crm.web.api.schemas import error_responses
 from social_crm.web.auth import Reader
 
 LOGGER = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1")
-for area in (alerts, ambassadors, customers, links, mentions, overview):
+for area in (alerts, ambassadors, customers, links, mentions, overview, replies):
     router.include_router(area.router)
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from social_crm.config import Situation
 
 LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +66,57 @@ class ReviewBody(Body):
 
 class OptOutBody(Body):
     """Why the person opted out, if known."""
+
+    note: str | None = Field(None, max_length=2000)
+
+
+# Text a person wrote: at least one character that is not a space.
+SOME_TEXT = r"\S"
+
+
+class DraftBody(Body):
+    """A draft reply: to a mention or to an alert's first mention, from a template by name,
+    the brand's template for a situation, or one's own text."""
+
+    mention_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    alert_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    template: str | None = Field(None, min_length=1, max_length=200)
+    situation: Situation | None = None
+    language: str | None = Field(
+        None, pattern=r"^[a-z]{2,3}$", description="The template's; default: the post's."
+    )
+    text: str | None = Field(None, max_length=10000, pattern=SOME_TEXT)
+    private: bool | None = Field(
+        None, description="A private message to the author; default: as the template says."
+    )
+
+    @model_validator(mode="after")
+    def _one_target_one_start(self) -> DraftBody:
+        if (self.mention_id is None) == (self.alert_id is None):
+            raise ValueError("name a mention_id or an alert_id, not both")
+        starts = [self.template, self.situation, self.text]
+        if sum(value is not None for value in starts) != 1:
+            raise ValueError("start from exactly one of: template, situation, text")
+        return self
+
+
+class EditBody(Body):
+    """A reply's new text."""
+
+    text: str = Field(max_length=10000, pattern=SOME_TEXT)
+
+
+class ApproveBody(Body):
+    """How to approve a draft."""
+
+    resolve_alert: bool | None = Field(
+        None,
+        description="Resolve the reply's alert once it is sent; default: engagement.resolve_alert.",
+    )
+
+
+class RejectBody(Body):
+    """Why a reply is rejected, for its history."""
 
     note: str | None = Field(None, max_length=2000)
 
