@@ -142,7 +142,7 @@ def test_a_draft_starts_from_an_alert_and_its_preview_shows_what_would_be_posted
     )
     facts = page.locator(".facts")
     expect(facts).to_contain_text("not known without asking the network")
-    expect(facts).to_contain_text("Not before a person approves it")
+    expect(facts).to_contain_text("No: it is a draft; it goes once approved")
     expect(facts.get_by_role("link", name=re.compile("In answer to this post"))).to_have_attribute(
         "href", "https://www.reddit.com/t1"
     )
