@@ -26,6 +26,10 @@ class DatabaseUnavailable(SocialCrmError):
     """The database cannot be reached or opened right now; trying again later may work."""
 
 
+class DatabaseInUse(SocialCrmError):
+    """A SQLite database already has its one daemon; a second one is refused."""
+
+
 class NotFound(SocialCrmError):
     """The record asked for does not exist."""
 

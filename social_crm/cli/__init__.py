@@ -14,7 +14,18 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 import social_crm.schema  # noqa: F401 - every table, before any query
-from social_crm.cli import alerts, ambassadors, classify, customers, db, links, render, run, status
+from social_crm.cli import (
+    alerts,
+    ambassadors,
+    classify,
+    customers,
+    db,
+    health,
+    links,
+    render,
+    run,
+    status,
+)
 from social_crm.delivery.channels.redact import RedactingFilter
 from social_crm.errors import SocialCrmError, exit_code
 
@@ -33,6 +44,7 @@ app.add_typer(links.app, name="links")
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(status.status)
+app.command()(health.health)
 app.command()(classify.classify)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from connectors.base import Author, Batch, Mention, Revision, Skipped
+from social_crm.db import locks
 from social_crm.db.base import utcnow
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SkippedItem, SourceCursor
 from social_crm.mentions.storable import storable
@@ -39,7 +40,12 @@ def store_batch(session: Session, connector: str, source_key: str, batch: Batch)
     Runs inside the caller's transaction, so the cursor never moves past a mention that
     was not stored. A mention that cannot be stored is kept in ``skipped_items`` instead
     (each is stored in its own SAVEPOINT), so one bad item never holds the source back.
+
+    Daemons storing the same network's mentions take turns (an advisory lock until the
+    transaction ends): two sources that both serve a post, or two posts by one new
+    author, polled by two daemons at once, store it once instead of colliding.
     """
+    locks.serialise(session, *(f"ingest:{m.network}" for m in batch.mentions))
     cursor = load_cursor(session, connector, source_key)
     known = _known_ids(session, batch.mentions)
     authors: dict[tuple[str, str], AuthorRecord] = {}
