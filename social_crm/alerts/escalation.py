@@ -367,9 +367,10 @@ def unresolved(session: Session, key: str, *, lock: bool = False) -> Alert | Non
 
 
 def _locked(query: Select[tuple[Alert]]) -> Select[tuple[Alert]]:
-    """``query`` locking the alert it finds until the transaction ends, read afresh: a
-    mention counted in it by another daemon meanwhile is not lost."""
-    return query.with_for_update().execution_options(populate_existing=True)
+    """``query`` locking the alert it finds until the transaction ends. It waits for a
+    daemon changing the alert and reads what that one committed, so a count is not lost
+    (each transaction has a session of its own: no stale copy of the alert is in it)."""
+    return query.with_for_update()
 
 
 def open_alert(

@@ -87,7 +87,8 @@ class DeliveryPass:
 
     sent: int = 0
     failed: int = 0  # failed attempts; each failed row is retried later or given up on
-    failed_by_channel: Mapping[str, int] = field(default_factory=dict)
+    # The same failed attempts by channel, for the metrics.
+    failed_by_channel: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 def deliver_due(
