@@ -92,12 +92,12 @@ def acquire(session: Session, name: str, *, holder: str, seconds: float, now: da
     ):
         return True
     # Never held before: the first insert wins; a concurrent one inserts nothing.
-    inserted = session.execute(
-        insert_ignoring_duplicates(session, Lease).values(
-            name=name, owner=holder, expires_at=now + timedelta(seconds=seconds)
-        )
+    inserted = session.scalar(
+        insert_ignoring_duplicates(session, Lease)
+        .values(name=name, owner=holder, expires_at=now + timedelta(seconds=seconds))
+        .returning(Lease.name)
     )
-    return inserted.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    return inserted is not None
 
 
 def release(session: Session, name: str, *, holder: str) -> None:
