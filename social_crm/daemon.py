@@ -282,8 +282,8 @@ class Daemon:
         self._starting = True
         try:
             self._sole = sole_daemon.hold(self.db.url)  # SQLite: the one daemon of its file
+            self._serve_metrics()  # a port in use fails at once, not after loading the model
             self.start()
-            self._serve_metrics()
         except _StopDuringStartUp:
             LOGGER.info("stopped during start-up")
             self.close()
@@ -321,7 +321,7 @@ class Daemon:
     def _serve_metrics(self) -> None:
         """Serve the Prometheus metrics on metrics.port, if it is set."""
         config = self.settings.metrics
-        if config.port is None or not self._started:
+        if config.port is None:
             return
         ctx = self.context
         ctx.metrics.read_database(self.db, holder=ctx.holder, now=ctx.now)
