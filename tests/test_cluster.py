@@ -350,6 +350,8 @@ def test_daemons_share_a_connectors_sources_and_take_a_dead_ones_over(db: Databa
         heartbeats.start(session, interval_seconds=1, now=now)
     assert claim("a") == keys  # alone: every source
     with db.transaction() as session:
+        for row in session.scalars(select(SourceCursor)):
+            row.last_success_at = now  # a polls them
         heartbeats.start(session, interval_seconds=1, now=now)  # a second daemon starts
     assert claim("b") == []  # nothing is free
     a_keeps = claim("a")  # lets go of those beyond its share (3 sources / 2 daemons)
@@ -359,6 +361,23 @@ def test_daemons_share_a_connectors_sources_and_take_a_dead_ones_over(db: Databa
     # a stops renewing (killed): its leases run out and b takes them over, whatever its share.
     assert claim("b", timedelta(seconds=LEASE_SECONDS - 1)) == b_takes
     assert claim("b", timedelta(seconds=LEASE_SECONDS + 1)) == keys
+
+
+def test_a_free_source_nobody_polled_for_a_lease_period_is_taken_beyond_the_share(
+    db: Database,
+) -> None:
+    # Two daemons run, but only one of them runs this connector.
+    keys, now = ["new", "comments"], utcnow()
+    with db.transaction() as session:
+        for _ in range(2):
+            heartbeats.start(session, interval_seconds=30, now=now)  # both alive throughout
+        for key in keys:
+            load_cursor(session, "reddit", key).last_success_at = now
+    claim = source_leases.claim
+    assert claim(db, "reddit", keys, holder="a", seconds=LEASE_SECONDS, now=now) == ["new"]
+    later = now + timedelta(seconds=LEASE_SECONDS + 1)
+    held = claim(db, "reddit", keys, holder="a", seconds=LEASE_SECONDS, now=later)
+    assert held == keys
 
 
 @pytest.mark.postgres

@@ -1,11 +1,12 @@
 """Which daemon polls which source: a lease on each source's cursor row.
 
-Several daemons on one database share a connector's sources: each holds the leases of
-its fair share (the sources divided by the running daemons, rounded up), renews them at
-every poll run and just before each fetch, and lets go of any beyond its share so a
-daemon that started later gets some. A source whose holder stopped renewing (killed,
-host down, stuck) is taken over by the next poll run anywhere once its lease ran out,
-whatever the shares. Each lease is taken in its own short transaction, so no daemon ever
+Several daemons on one database (running the same connectors) share a connector's
+sources: each holds the leases of its fair share (the sources divided by the running
+daemons, rounded up), renews them at every poll run and just before each fetch, and lets
+go of any beyond its share so a daemon that started later gets some. A source whose
+holder stopped renewing (killed, host down, stuck) is taken over by the next poll run
+anywhere once its lease ran out, whatever the shares; so is a free one nobody polled for
+a lease period. Each lease is taken in its own short transaction, so no daemon ever
 waits for another's lease while holding one.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -75,23 +76,31 @@ def claim(
         LOGGER.info("source %s/%s left to another daemon (%d running)", connector, key, live)
     held = held[:share]
     with db.transaction() as session:
-        others = dict(
-            session.execute(
-                select(SourceCursor.source_key, SourceCursor.lease_expires_at).where(
-                    SourceCursor.connector == connector,
-                    SourceCursor.source_key.in_(keys),
-                    SourceCursor.lease_owner.is_not(None),
-                    SourceCursor.lease_owner != holder,
-                )
-            ).all()
-        )
+        rows = {
+            row.source_key: row
+            for row in session.execute(
+                select(
+                    SourceCursor.source_key,
+                    SourceCursor.lease_owner,
+                    SourceCursor.lease_expires_at,
+                    SourceCursor.last_success_at,
+                    SourceCursor.last_error_at,
+                ).where(SourceCursor.connector == connector, SourceCursor.source_key.in_(keys))
+            )
+        }
     for key in keys:
-        if key in held:
+        row = rows.get(key)
+        if key in held or row is None:
             continue
-        orphaned = key in others and (others[key] is None or others[key] < now)
-        if key in others and not orphaned:
+        expires_at = row.lease_expires_at
+        orphaned = row.lease_owner is not None and (expires_at is None or expires_at < now)
+        if row.lease_owner is not None and not orphaned:
             continue  # another daemon's, and it renews it
-        if not orphaned and len(held) >= share:
+        # A free source nobody polled for a lease period (the other daemons do not run this
+        # connector, say) is taken beyond the share: every source is polled by someone.
+        attempts = [at for at in (row.last_success_at, row.last_error_at) if at is not None]
+        neglected = not attempts or max(attempts) < now - timedelta(seconds=seconds)
+        if not orphaned and not neglected and len(held) >= share:
             continue  # free, but this daemon has its share
         with db.transaction() as session:
             if not _take(session, connector, key, holder=holder, seconds=seconds, now=now):
