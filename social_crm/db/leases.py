@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, or_, select, update
+from sqlalchemy import ColumnElement, String, or_, update
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from social_crm.db import insert_ignoring_duplicates
@@ -32,15 +31,6 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     owner: Mapped[str | None] = mapped_column(String(300))
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-@dataclass(frozen=True, slots=True)
-class HeldLease:
-    """A named lease as `social-crm health` and the metrics show it."""
-
-    name: str
-    owner: str | None
-    expires_at: datetime | None
 
 
 def new_holder() -> str:
@@ -119,11 +109,3 @@ def release_all(session: Session, *, holder: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
-
-
-def named(session: Session) -> list[HeldLease]:
-    """Every named lease, by name."""
-    return [
-        HeldLease(row.name, row.owner, row.expires_at)
-        for row in session.scalars(select(Lease).order_by(Lease.name))
-    ]
