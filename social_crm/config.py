@@ -720,6 +720,9 @@ class SchedulerConfig(Strict):
     health_interval_seconds: float = Field(60.0, gt=0)
     heartbeat_seconds: int = Field(30, gt=0)
     jitter_seconds: float = Field(2.0, ge=0)
+    # How long a daemon holds a source or a once-per-cluster job without renewing it:
+    # a source's lease lasts this or three of its poll intervals, whichever is longer.
+    lease_seconds: float = Field(120.0, gt=0)
 
 
 class HealthConfig(Strict):
@@ -751,6 +754,13 @@ class WebConfig(Strict):
         return value.rstrip("/")
 
 
+class MetricsConfig(Strict):
+    """Where `social-crm run` serves its Prometheus metrics; off unless a port is set."""
+
+    port: int | None = Field(None, ge=0, le=65535)  # e.g. 9464; 0: any free port (logged)
+    address: str = "127.0.0.1"  # 0.0.0.0 lets other machines scrape it
+
+
 class Settings(Strict):
     """The whole configuration."""
 
@@ -768,6 +778,7 @@ class Settings(Strict):
     health: HealthConfig = HealthConfig()
     web: WebConfig = WebConfig()
     engagement: EngagementConfig = EngagementConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     # Filled by load_config: each connector entry's settings, validated by its own model.
     connector_settings: dict[str, Any] = Field(default={}, exclude=True)

@@ -27,11 +27,11 @@ from connectors.registry import connector_class
 from sentiment import Classifier, ModelError, load_classifier
 from social_crm.alerts.escalation import Routing, check_levels
 from social_crm.config import RULE_FIELDS, Brand, Settings, load_config, rule_changes
-from social_crm.db import Database, heartbeats
+from social_crm.db import Database, heartbeats, sole_daemon
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
-from social_crm.errors import ConfigError, DatabaseUnavailable
-from social_crm.jobs import CONNECTOR_JOBS, JOBS, JobContext, poll
+from social_crm.errors import ConfigError, DatabaseUnavailable, SocialCrmError
+from social_crm.jobs import CONNECTOR_JOBS, JOBS, JobContext, cluster, poll
 from social_crm.mentions import sources
 
 LOGGER = logging.getLogger(__name__)
@@ -149,6 +149,8 @@ class Daemon:
         self.config_path = config_path
         self._config_stamp = _file_stamp(config_path)
         self._reload_asked = False  # set by SIGHUP, read by the main loop
+        self._sole: sole_daemon.SoleDaemon | None = None  # held on SQLite while running
+        self._metrics_server: Any = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -237,10 +239,19 @@ class Daemon:
         return classifier
 
     def close(self) -> None:
-        """Release connectors and database connections."""
+        """Release leases, connectors, the metrics port and database connections."""
+        if self._started:
+            cluster.let_go(self.context)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
         for connector in self.context.connectors.values():
             connector.close()
         self.db.close()
+        if self._sole is not None:
+            self._sole.release()
+            self._sole = None
 
     def run_cycle(self) -> CycleReport:
         """Run every job once, in order: poll every source (unpaced), then the pipeline."""
@@ -284,11 +295,16 @@ class Daemon:
                 signal.signal(signal.SIGHUP, self._on_hangup)
         self._starting = True
         try:
+            self._sole = sole_daemon.hold(self.db.url)  # SQLite: the one daemon of its file
+            self._serve_metrics()  # a port in use fails at once, not after loading the model
             self.start()
         except _StopDuringStartUp:
             LOGGER.info("stopped during start-up")
             self.close()
             return
+        except SocialCrmError:
+            self.close()
+            raise
         finally:
             self._starting = False
         if self.context.stop.is_set() or not self._started:
@@ -319,6 +335,15 @@ class Daemon:
             self._beat(beat_id, stopping=True)
             self.close()
             LOGGER.info("stopped")
+
+    def _serve_metrics(self) -> None:
+        """Serve the Prometheus metrics on metrics.port, if it is set."""
+        config = self.settings.metrics
+        if config.port is None:
+            return
+        ctx = self.context
+        ctx.metrics.read_database(self.db, holder=ctx.holder, now=ctx.now)
+        self._metrics_server = ctx.metrics.serve(config)
 
     def _beat(self, beat_id: int, *, stopping: bool = False) -> None:
         """Say in the database that this daemon is alive (or has stopped)."""
@@ -398,9 +423,9 @@ class Daemon:
         for name in ctx.connectors:
             for connector_job in CONNECTOR_JOBS:
                 scheduler.add_job(
-                    self._guarded(connector_job.run, f"{connector_job.name}:{name}"),
+                    self._guarded(cluster.run_connector_job, f"{connector_job.name}:{name}"),
                     "interval",
-                    args=[ctx, name],
+                    args=[ctx, connector_job, name],
                     id=f"{connector_job.name}:{name}",
                     seconds=connector_job.interval(self.settings, name),
                     jitter=jitter,
@@ -408,9 +433,9 @@ class Daemon:
                 )
         for offset, job in enumerate(JOBS, start=1):
             scheduler.add_job(
-                self._guarded(_run_steps, job.name),
+                self._guarded(cluster.run_job, job.name),
                 "interval",
-                args=[ctx, job.steps],
+                args=[ctx, job],
                 id=job.name,
                 seconds=job.interval(self.settings),
                 jitter=jitter,
@@ -450,11 +475,3 @@ def _with_rules(brand: Brand, new: Settings) -> Brand:
     if update is None:
         return brand
     return brand.model_copy(update={field: getattr(update, field) for field in RULE_FIELDS})
-
-
-def _run_steps(ctx: JobContext, steps: tuple[Callable[[JobContext], int], ...]) -> None:
-    """Run a job's steps in order (classify, link, escalate: each reads what the last stored)."""
-    for step in steps:
-        if ctx.stop.is_set():
-            return
-        step(ctx)

@@ -39,6 +39,10 @@ class DatabaseUnavailable(SocialCrmError):
     code = "database_unavailable"
 
 
+class DatabaseInUse(SocialCrmError):
+    """A SQLite database already has its one daemon; a second one is refused."""
+
+
 class NotFound(SocialCrmError):
     """The record asked for does not exist."""
 

@@ -13,6 +13,7 @@ from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
 from social_crm.customers.models import Customer, Identity, LinkSuggestion
 from social_crm.db.base import Base
 from social_crm.db.heartbeats import Heartbeat
+from social_crm.db.leases import Lease
 from social_crm.db.watermarks import Watermark
 from social_crm.delivery.models import Delivery
 from social_crm.engagement.models import Reply, ReplyEvent, ReplyScan
@@ -37,6 +38,7 @@ __all__ = [
     "Delivery",
     "Heartbeat",
     "Identity",
+    "Lease",
     "LinkSuggestion",
     "LoginAttempt",
     "MentionRecord",

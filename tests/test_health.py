@@ -321,6 +321,7 @@ def test_a_second_process_picks_a_source_up_where_the_first_left_it(make_setting
     second, _ = daemon_with(settings, second_connector)
     first_connector.failures = [TransientConnectorError("HTTP 503")]
     poll(first.context, "c0")
+    first.close()  # the source's lease goes with it: the second takes the source over
     assert poll(second.context, "c0") == 0  # backing off, as the first process left it
     assert second_connector.fetches == 0
     with second.db.transaction() as session:
@@ -329,15 +330,16 @@ def test_a_second_process_picks_a_source_up_where_the_first_left_it(make_setting
         row.retry_at = None  # the backoff has passed
     second_connector.post("anna", "hello")
     assert poll(second.context, "c0") == 1
+    second.close()
+    restarted, _ = daemon_with(settings, first_connector)
     first_connector.post("anna", "hello again")
-    assert poll(first.context, "c0") == 0  # paced by the second process's poll
+    assert poll(restarted.context, "c0") == 0  # paced by the second process's poll
     assert first_connector.fetches == 1
-    with first.db.transaction() as session:
+    with restarted.db.transaction() as session:
         row = session.scalars(select(SourceCursor)).one()
         assert row.retry_at is None and row.poll_interval_seconds == 60.0
         assert row.next_poll_at is not None and row.next_poll_at > utcnow()
-    first.close()
-    second.close()
+    restarted.close()
 
 
 def test_a_restart_enables_a_connector_disabled_for_refused_credentials(

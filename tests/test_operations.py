@@ -58,14 +58,17 @@ def test_a_failing_source_is_logged_at_a_steady_pace_and_raises_one_alert(
     failed_for = re.search(r"has failed for (\d+) minutes", health_alerts[0].reason)
     assert failed_for and 60 <= int(failed_for.group(1)) <= 80, health_alerts[0].reason
 
-    # A restarted daemon says at once that the source is still failing.
+    # A restarted daemon says at once that the source is still failing (after taking it
+    # over: the first daemon, never stopped, left its lease to run out).
     caplog.clear()
     again = Daemon(settings, connectors={"c0": connector}, notifiers={"team": _Null()}, now=clock)
     again.start()
     clock.now += 900
     with caplog.at_level(logging.DEBUG, logger="social_crm"):
         poll(again.context, "c0")
-    assert [r.levelno for r in caplog.records if "c0/" in r.getMessage()] == [logging.ERROR]
+    logged = [r.getMessage() for r in caplog.records if "c0/" in r.getMessage()]
+    assert "taken over" in logged[0]
+    assert [r.levelno for r in caplog.records if "c0/" in r.getMessage()][1:] == [logging.ERROR]
 
     # Once it works again, the alert its failures raised is resolved: no one chases a fixed source.
     connector.failures = []

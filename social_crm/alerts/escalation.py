@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -38,6 +38,7 @@ from social_crm.alerts.enums import AlertKind, AlertStatus
 from social_crm.alerts.models import Alert
 from social_crm.alerts.rules import Facts, first_match
 from social_crm.config import AlertsConfig, EscalationConfig, EscalationRule, SpikesConfig
+from social_crm.db import locks
 from social_crm.db.base import utcnow
 from social_crm.delivery.enums import DeliveryKind, DeliveryStatus
 from social_crm.delivery.models import Delivery
@@ -111,7 +112,10 @@ def escalate_pending(
 
     Mentions are taken oldest first and each is looked at once (``escalated_at``); on
     PostgreSQL the rows are locked with SKIP LOCKED so several daemons share the work
-    without looking at one twice.
+    without looking at one twice. The conversations (and authors) of the matching ones
+    are serialised with advisory locks, taken in one order, and an alert is locked while
+    a mention is counted in it: two daemons never open two alerts for one conversation,
+    nor lose a count.
     """
     if not isinstance(routing, Routing):
         routing = Routing.single(routing)
@@ -131,15 +135,20 @@ def escalate_pending(
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
     rules = config.effective_rules
-    opened = []
+    matched: list[tuple[MentionRecord, EscalationRule]] = []
     for mention in mentions:
         mention.escalated_at = now
         if mention.deleted_at is not None:
             continue
         facts = Facts.of(mention)
         rule = first_match(rules, facts) if facts else None
-        if rule is None:
-            continue
+        if rule is not None:
+            matched.append((mention, rule))
+    # One daemon at a time opens or extends the alert of a conversation (or of an author
+    # within the cooldown): another escalating the same one waits until this commits.
+    locks.serialise(session, *(name for mention, _ in matched for name in _lock_names(mention)))
+    opened = []
+    for mention, rule in matched:
         alert = _escalate(session, mention, rule, config, routing, now)
         if alert is not None:
             opened.append(alert)
@@ -150,6 +159,11 @@ def escalate_pending(
 def thread_key(mention: MentionRecord) -> str:
     """The conversation a mention belongs to, across every network."""
     return f"{mention.network}:{mention.thread_id}"
+
+
+def _lock_names(mention: MentionRecord) -> tuple[str, str]:
+    """The advisory locks escalating ``mention`` holds: its conversation's and its author's."""
+    return f"alert:{thread_key(mention)}", f"alert-author:{mention.author_id}:{mention.brand}"
 
 
 def _escalate(
@@ -163,7 +177,7 @@ def _escalate(
     """Add the mention to its conversation's or author's alert, or open one; the new alert."""
     key = thread_key(mention)
     current = (
-        unresolved(session, key)
+        unresolved(session, key, lock=True)
         or _author_alert(session, mention, config)
         or _crisis_alert(session, mention, rule)
     )
@@ -197,7 +211,7 @@ def _escalate(
             with session.begin_nested():
                 alert = open_alert(session, **fields)
         except IntegrityError:
-            current = unresolved(session, key)
+            current = unresolved(session, key, lock=True)
             if current is None:
                 raise
             _add_mention(current, mention, rule, config, routing, now)
@@ -231,16 +245,18 @@ def _author_alert(
         return None
     since = mention.created_at - timedelta(minutes=config.author_cooldown_minutes)
     return session.scalar(
-        select(Alert)
-        .where(
-            Alert.kind == AlertKind.MENTION,
-            Alert.status != AlertStatus.RESOLVED,
-            Alert.author_id == mention.author_id,
-            Alert.brand == mention.brand,
-            Alert.last_mention_at >= since,
+        _locked(
+            select(Alert)
+            .where(
+                Alert.kind == AlertKind.MENTION,
+                Alert.status != AlertStatus.RESOLVED,
+                Alert.author_id == mention.author_id,
+                Alert.brand == mention.brand,
+                Alert.last_mention_at >= since,
+            )
+            .order_by(Alert.id.desc())
+            .limit(1)
         )
-        .order_by(Alert.id.desc())
-        .limit(1)
     )
 
 
@@ -249,14 +265,16 @@ def _crisis_alert(session: Session, mention: MentionRecord, rule: EscalationRule
     if Severity(rule.severity).rank >= Severity.HIGH.rank:
         return None
     crisis = session.scalar(
-        select(Alert)
-        .where(
-            Alert.kind == AlertKind.CRISIS,
-            Alert.status != AlertStatus.RESOLVED,
-            Alert.brand == mention.brand,
+        _locked(
+            select(Alert)
+            .where(
+                Alert.kind == AlertKind.CRISIS,
+                Alert.status != AlertStatus.RESOLVED,
+                Alert.brand == mention.brand,
+            )
+            .order_by(Alert.id.desc())
+            .limit(1)
         )
-        .order_by(Alert.id.desc())
-        .limit(1)
     )
     if crisis is None:
         return None
@@ -342,11 +360,17 @@ def queue_deliveries(
             )
 
 
-def unresolved(session: Session, key: str) -> Alert | None:
-    """The alert of ``key`` that is not resolved yet, if any."""
-    return session.scalar(
-        select(Alert).where(Alert.thread_key == key, Alert.status != AlertStatus.RESOLVED)
-    )
+def unresolved(session: Session, key: str, *, lock: bool = False) -> Alert | None:
+    """The alert of ``key`` that is not resolved yet, if any; ``lock``: locked to change."""
+    query = select(Alert).where(Alert.thread_key == key, Alert.status != AlertStatus.RESOLVED)
+    return session.scalar(_locked(query) if lock else query)
+
+
+def _locked(query: Select[tuple[Alert]]) -> Select[tuple[Alert]]:
+    """``query`` locking the alert it finds until the transaction ends. It waits for a
+    daemon changing the alert and reads what that one committed, so a count is not lost
+    (each transaction has a session of its own: no stale copy of the alert is in it)."""
+    return query.with_for_update()
 
 
 def open_alert(

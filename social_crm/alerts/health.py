@@ -14,6 +14,7 @@ from social_crm.alerts.enums import AlertKind
 from social_crm.alerts.escalation import open_alert, unresolved
 from social_crm.alerts.lifecycle import resolve
 from social_crm.alerts.models import Alert
+from social_crm.db import locks
 from social_crm.db.base import utcnow
 from social_crm.mentions.models import MentionRecord, SkippedItem, SourceCursor
 
@@ -39,6 +40,7 @@ def raise_health_alert(
     ``cause`` ("failing", "silent", "disabled") says what would end it.
     """
     key = source_key(connector, source)
+    locks.serialise(session, f"alert:{key}")  # two daemons never raise it twice
     if unresolved(session, key) is not None:
         return None
     LOGGER.warning("health alert: %s", reason)

@@ -20,6 +20,7 @@ from social_crm.cli import (
     classify,
     customers,
     db,
+    health,
     links,
     render,
     replies,
@@ -50,6 +51,7 @@ app.add_typer(rules.app, name="rules")
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(status.status)
+app.command()(health.health)
 app.command()(classify.classify)
 app.command()(web.web)
 

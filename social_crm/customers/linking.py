@@ -149,7 +149,11 @@ def customers_changed(session: Session, *, now: datetime | None = None) -> None:
 def link_authors(
     session: Session, config: LinkingConfig | None = None, *, now: datetime | None = None
 ) -> int:
-    """Link the unlinked authors not checked since the customers changed; returns how many."""
+    """Link the unlinked authors not checked since the customers changed; returns how many.
+
+    Each author is claimed (``FOR UPDATE SKIP LOCKED``) in this transaction, so several
+    daemons share the authors and never decide on one twice.
+    """
     config = config or LinkingConfig()
     now = now or utcnow()
     changed_at = watermarks.get(session, CUSTOMERS_CHANGED)
@@ -161,11 +165,21 @@ def link_authors(
         .where(AuthorRecord.customer_id.is_(None), stale)
         .order_by(AuthorRecord.id)
     ).all()
-    linked = suggested = 0
+    linked = suggested = checked = 0
     for start in range(0, len(ids), CHUNK):
+        # Claimed: another daemon linking now skips these and takes others; one that has
+        # checked some of them since the ids were read leaves them no longer stale.
         authors = session.scalars(
-            select(AuthorRecord).where(AuthorRecord.id.in_(ids[start : start + CHUNK]))
+            select(AuthorRecord)
+            .where(
+                AuthorRecord.id.in_(ids[start : start + CHUNK]),
+                AuthorRecord.customer_id.is_(None),
+                stale,
+            )
+            .order_by(AuthorRecord.id)
+            .with_for_update(skip_locked=True)
         ).all()
+        checked += len(authors)
         found = gather_evidence(session, authors, config)
         decided = _decisions(session, [a.id for a in authors])
         for author in authors:
@@ -177,7 +191,7 @@ def link_authors(
     if linked or suggested:
         LOGGER.info(
             "linking: %d author(s) checked, %d linked, %d suggested",
-            len(ids),
+            checked,
             linked,
             suggested,
         )

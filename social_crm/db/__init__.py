@@ -9,11 +9,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from social_crm.db import locks
 from social_crm.errors import ConfigError, DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -84,6 +86,14 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+def insert_ignoring_duplicates(session: Session, table: type[DeclarativeBase]) -> Insert:
+    """An INSERT into ``table`` that skips rows whose unique key is taken (ON CONFLICT DO
+    NOTHING on PostgreSQL, INSERT OR IGNORE on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
 class Database:
     """The engine and a session factory; ``transaction()`` commits or rolls back as one."""
 
@@ -109,8 +119,13 @@ class Database:
             raise DatabaseUnavailable(f"database {self.describe()} unavailable: {cause}") from None
 
     def upgrade(self) -> None:
-        """Apply every migration not yet applied."""
+        """Apply every migration not yet applied.
+
+        On PostgreSQL under an advisory lock, so daemons starting together migrate once:
+        the others wait, then find the schema at its head.
+        """
         with self.engine.begin() as connection:
+            locks.serialise(connection, locks.MIGRATIONS)
             config = AlembicConfig()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = connection

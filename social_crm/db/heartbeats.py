@@ -89,3 +89,18 @@ def daemons(session: Session, *, now: datetime | None = None) -> DaemonState:
         and row.last_beat >= now - timedelta(seconds=row.interval_seconds * MISSED_BEATS)
     ]
     return DaemonState(running=running, last_seen=rows[0].last_beat if rows else None)
+
+
+def running_count(session: Session, *, now: datetime | None = None) -> int:
+    """How many daemons are running: not stopped, and heard of within their missed beats."""
+    now = now or utcnow()
+    # A bound the index can use; no daemon beats less often than once a day.
+    recent = session.execute(
+        select(Heartbeat.last_beat, Heartbeat.interval_seconds).where(
+            Heartbeat.stopped_at.is_(None), Heartbeat.last_beat >= now - timedelta(days=1)
+        )
+    ).all()
+    return sum(
+        last_beat >= now - timedelta(seconds=interval * MISSED_BEATS)
+        for last_beat, interval in recent
+    )

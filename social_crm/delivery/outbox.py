@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
@@ -87,6 +87,8 @@ class DeliveryPass:
 
     sent: int = 0
     failed: int = 0  # failed attempts; each failed row is retried later or given up on
+    # The same failed attempts by channel, for the metrics.
+    failed_by_channel: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 def deliver_due(
@@ -106,7 +108,7 @@ def deliver_due(
     not claimed (nor counted as attempts) until the next pass.
     """
     sent = failed = 0
-    failing: set[str] = set()
+    failing: dict[str, int] = {}
     for _ in range(limit):
         claim = claim_next(db, policy, compose=compose, now=now, skip=failing)
         if claim is None:
@@ -119,8 +121,8 @@ def deliver_due(
             sent += 1
         else:
             failed += 1
-            failing.add(claim.channel)
-    return DeliveryPass(sent=sent, failed=failed)
+            failing[claim.channel] = failing.get(claim.channel, 0) + 1
+    return DeliveryPass(sent=sent, failed=failed, failed_by_channel=failing)
 
 
 def claim_next(

@@ -56,6 +56,8 @@ class Job:
     name: str
     steps: tuple[Callable[[JobContext], int], ...]
     interval: Callable[[Settings], float]
+    # Run by one daemon of a cluster at a time, under the named lease `name` (jobs.cluster).
+    once_per_cluster: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +68,43 @@ class ConnectorJob:
     run: Callable[[JobContext, str], int]
     interval: Callable[[Settings, str], float]
     at_start: bool  # first run as the daemon starts, rather than one interval later
+    # Run for a connector by one daemon at a time, under the named lease `name:connector`.
+    once_per_cluster: bool = False
 
 
 CONNECTOR_JOBS: tuple[ConnectorJob, ...] = (
     ConnectorJob("poll", poll, lambda s, name: pacing_bounds(s, name)[0], at_start=True),
     ConnectorJob(
-        "refresh", refresh, lambda s, _name: s.scheduler.refresh_interval_seconds, at_start=False
+        "refresh",
+        refresh,
+        lambda s, _name: s.scheduler.refresh_interval_seconds,
+        at_start=False,
+        once_per_cluster=True,
     ),
 )
 
-# In pipeline order: each stage reads what the one before it stored.
+# In pipeline order: each stage reads what the one before it stored. Jobs that claim
+# their rows run in every daemon; the others once per cluster.
 JOBS: tuple[Job, ...] = (
-    Job("health", (check_health,), lambda s: s.scheduler.health_interval_seconds),
+    Job(
+        "health",
+        (check_health,),
+        lambda s: s.scheduler.health_interval_seconds,
+        once_per_cluster=True,
+    ),
     Job("process", (classify, link, escalate), lambda s: s.scheduler.process_interval_seconds),
     Job("propose", (propose_replies,), lambda s: s.engagement.propose_interval_seconds),
-    Job("sla", (check_sla,), lambda s: s.escalation.sla_check_interval_seconds),
-    Job("spikes", (check_spikes,), lambda s: s.spikes.check_interval_seconds),
-    Job("digest", (build_digests,), lambda _s: DIGEST_CHECK_SECONDS),
-    Job("score", (score,), lambda s: s.scheduler.score_interval_seconds),
+    Job(
+        "sla",
+        (check_sla,),
+        lambda s: s.escalation.sla_check_interval_seconds,
+        once_per_cluster=True,
+    ),
+    Job(
+        "spikes", (check_spikes,), lambda s: s.spikes.check_interval_seconds, once_per_cluster=True
+    ),
+    Job("digest", (build_digests,), lambda _s: DIGEST_CHECK_SECONDS, once_per_cluster=True),
+    Job("score", (score,), lambda s: s.scheduler.score_interval_seconds, once_per_cluster=True),
     Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds),
     Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds),
 )

@@ -13,7 +13,9 @@ from social_crm.alerts.escalation import Routing
 from social_crm.config import Settings
 from social_crm.db import Database
 from social_crm.db.base import utcnow
+from social_crm.db.leases import new_holder
 from social_crm.delivery.channels import Notifier
+from social_crm.jobs.metrics import Metrics
 from social_crm.listening import RuleSet
 
 
@@ -35,3 +37,6 @@ class JobContext:
     # When this process last logged each failing source ("connector/source"): a failure is
     # logged at its start, at this process's start and then every health.failing_log_minutes.
     failure_logged_at: dict[str, datetime] = field(default_factory=dict)
+    # Who holds this process's leases (sources, once-per-cluster jobs): "host:pid:random".
+    holder: str = field(default_factory=new_holder)
+    metrics: Metrics = field(default_factory=Metrics)

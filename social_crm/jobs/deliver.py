@@ -22,4 +22,6 @@ def deliver(ctx: JobContext) -> int:
         ),
         now=ctx.now(),
     )
+    for channel, failures in done.failed_by_channel.items():
+        ctx.metrics.delivery_failures.labels(channel).inc(failures)
     return done.sent

@@ -9,7 +9,7 @@ from connectors.base import Batch
 from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
 from social_crm.alerts import health
 from social_crm.jobs.context import JobContext
-from social_crm.mentions import sources
+from social_crm.mentions import source_leases, sources
 from social_crm.mentions.ingest import load_cursor, store_batch
 
 LOGGER = logging.getLogger(__name__)
@@ -25,8 +25,12 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
     with ctx.db.transaction() as session:
         if sources.is_disabled(session, name):
             return 0
-        keys = [source.key for source in watched]
-        due = sources.due_cursors(session, name, keys, ctx.now(), paced=paced)
+    # Only the sources this daemon holds the lease of (all of them, when it runs alone).
+    lease = source_leases.lease_seconds(ctx.settings, name)
+    keys = [source.key for source in watched]
+    held = source_leases.claim(ctx.db, name, keys, holder=ctx.holder, seconds=lease, now=ctx.now())
+    with ctx.db.transaction() as session:
+        due = sources.due_cursors(session, name, held, ctx.now(), paced=paced)
     floor, ceiling = sources.pacing_bounds(ctx.settings, name)
     stored = 0
     for source in watched:
@@ -34,6 +38,10 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             break
         if source.key not in due:
             continue
+        if not source_leases.renew(
+            ctx.db, name, source.key, holder=ctx.holder, seconds=lease, now=ctx.now()
+        ):
+            continue  # taken over while this run polled the sources before it
         cursor = due[source.key]
         try:
             batch = connector.fetch(source, cursor)
@@ -45,6 +53,17 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             continue
         try:
             with ctx.db.transaction() as session:
+                # Renewed and locked until this commits: nobody else stores this source now.
+                if not source_leases.holds(
+                    session, name, source.key, holder=ctx.holder, seconds=lease, now=ctx.now()
+                ):
+                    LOGGER.warning(
+                        "source %s/%s was taken over by another daemon during its fetch; "
+                        "what it fetched is left to that daemon",
+                        name,
+                        source.key,
+                    )
+                    continue
                 row = load_cursor(session, name, source.key)
                 recovered = row.consecutive_failures > 0
                 added = store_batch(
@@ -74,6 +93,7 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             LOGGER.info("source %s/%s recovered", name, source.key)
         if added:
             LOGGER.info("%s/%s: %d new mention(s)", name, source.key, added)
+            ctx.metrics.mentions_stored.labels(name, source.key).inc(added)
         stored += added
     return stored
 
@@ -127,6 +147,9 @@ def _record_failure(ctx: JobContext, name: str, key: str, exc: Exception) -> Non
     health_settings, now = ctx.settings.health, ctx.now()
     floor, _ = sources.pacing_bounds(ctx.settings, name)
     with ctx.db.transaction() as session:
+        lease = source_leases.lease_seconds(ctx.settings, name)
+        if not source_leases.holds(session, name, key, holder=ctx.holder, seconds=lease, now=now):
+            return  # another daemon polls it now, and records its own failures
         row = load_cursor(session, name, key)
         previous_error_at = row.last_error_at
         failures, wait = sources.record_failure(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from sentiment import LABELS, Classifier, Sentiment
+from social_crm.db import insert_ignoring_duplicates
 from social_crm.mentions.models import MentionRecord, SentimentRecord
 
 
@@ -18,32 +19,41 @@ def classify_pending(session: Session, classifier: Classifier, *, limit: int) ->
     Each label is stored with its scores, the model that gave it and its ``uncertain``
     flag; the detected language is stored on the mention (a language the network gave
     is kept where none was detected).
+
+    Several daemons share the work: the mentions are claimed with ``FOR UPDATE SKIP
+    LOCKED`` in the transaction that stores their labels, so each daemon classifies
+    others. A mention labelled by another daemon between this one's snapshot and its claim
+    can still be claimed (PostgreSQL re-checks only the locked row, not the labels), so the
+    labels go in with ON CONFLICT DO NOTHING: the first label stays, nothing fails.
     """
+    labelled = exists().where(SentimentRecord.mention_id == MentionRecord.id)
     mentions = session.scalars(
         select(MentionRecord)
-        .outerjoin(SentimentRecord)
-        .where(SentimentRecord.mention_id.is_(None))
+        .where(~labelled)
         .order_by(MentionRecord.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
     if not mentions:
         return 0
+    rows = []
     for mention, sentiment in zip(
         mentions, classifier.classify([m.text for m in mentions]), strict=True
     ):
         mention.language = sentiment.language or mention.language
-        session.add(
-            SentimentRecord(
-                mention_id=mention.id,
-                label=sentiment.label,
-                confidence=sentiment.confidence,
-                negative=sentiment.scores["negative"],
-                neutral=sentiment.scores["neutral"],
-                positive=sentiment.scores["positive"],
-                model=sentiment.model or classifier.name,
-                uncertain=sentiment.uncertain,
-            )
+        rows.append(
+            {
+                "mention_id": mention.id,
+                "label": sentiment.label,
+                "confidence": sentiment.confidence,
+                "negative": sentiment.scores["negative"],
+                "neutral": sentiment.scores["neutral"],
+                "positive": sentiment.scores["positive"],
+                "model": sentiment.model or classifier.name,
+                "uncertain": sentiment.uncertain,
+            }
         )
+    session.execute(insert_ignoring_duplicates(session, SentimentRecord), rows)
     session.flush()
     return len(mentions)
 

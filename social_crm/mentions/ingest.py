@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from connectors.base import Author, Batch, Mention, Revision, Skipped
+from social_crm.db import locks
 from social_crm.db.base import utcnow
 from social_crm.listening import Item, RuleSet
 from social_crm.mentions.exclusions import count_exclusions
@@ -51,7 +52,12 @@ def store_batch(
     (each is stored in its own SAVEPOINT), so one bad item never holds the source back.
     With ``rules`` (the brand's listening rules), a new item they exclude is not stored,
     only counted per rule in ``listening_exclusions``; None keeps every item.
+
+    Daemons storing the same network's mentions take turns (an advisory lock until the
+    transaction ends): two sources that both serve a post, or two posts by one new
+    author, polled by two daemons at once, store it once instead of colliding.
     """
+    locks.serialise(session, *(f"ingest:{m.network}" for m in batch.mentions))
     cursor = load_cursor(session, connector, source_key)
     known = _known_ids(session, batch.mentions)
     authors: dict[tuple[str, str], AuthorRecord] = {}

@@ -158,6 +158,9 @@ class SourceCursor(Base):
     # Set on every source of a connector whose credentials were refused; cleared at start-up.
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # The daemon polling this source now, until when (social_crm.db.leases): one at a time.
+    lease_owner: Mapped[str | None] = mapped_column(String(300))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class SkippedItem(Base):
