@@ -177,6 +177,15 @@ def send_due(
     )
 
 
+def anything_to_send(db: Database) -> bool:
+    """Whether any reply is approved or being sent: without one, no network is asked."""
+    waiting = (ReplyStatus.APPROVED, ReplyStatus.SENDING)
+    with db.transaction() as session:
+        return (
+            session.scalar(select(Reply.id).where(Reply.status.in_(waiting)).limit(1)) is not None
+        )
+
+
 def reply_accounts(
     connectors: Mapping[str, Replyable], *, refusals: dict[str, str] | None = None
 ) -> dict[str, str]:

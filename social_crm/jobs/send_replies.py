@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 
 from connectors.base import Replyable
-from social_crm.engagement.sending import hold_for_dry_run, reply_accounts, send_due
+from social_crm.engagement.sending import (
+    anything_to_send,
+    hold_for_dry_run,
+    reply_accounts,
+    send_due,
+)
 from social_crm.jobs.context import JobContext
 
 LOGGER = logging.getLogger(__name__)
@@ -24,7 +29,7 @@ def send_replies(ctx: JobContext) -> int:
     """Send due approved replies (with engagement.dry_run: only log them); returns how many
     were sent."""
     connectors = replyable(ctx)
-    if not connectors:
+    if not connectors or not anything_to_send(ctx.db):
         return 0
     config = ctx.settings.engagement
     if config.dry_run:
