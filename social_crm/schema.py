@@ -23,6 +23,7 @@ from social_crm.mentions.models import (
     SkippedItem,
     SourceCursor,
 )
+from social_crm.privacy.models import Erasure
 
 metadata = Base.metadata
 
@@ -35,6 +36,7 @@ __all__ = [
     "AuthorRecord",
     "Customer",
     "Delivery",
+    "Erasure",
     "Heartbeat",
     "Identity",
     "LinkSuggestion",

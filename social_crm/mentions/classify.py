@@ -22,7 +22,12 @@ def classify_pending(session: Session, classifier: Classifier, *, limit: int) ->
     mentions = session.scalars(
         select(MentionRecord)
         .outerjoin(SentimentRecord)
-        .where(SentimentRecord.mention_id.is_(None))
+        .where(
+            SentimentRecord.mention_id.is_(None),
+            # Their text is gone for good (erased, or cleared by retention): nothing to read.
+            MentionRecord.erased_at.is_(None),
+            MentionRecord.expired_at.is_(None),
+        )
         .order_by(MentionRecord.id)
         .limit(limit)
     ).all()
