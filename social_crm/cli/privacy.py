@@ -41,7 +41,7 @@ ERASURE_LINES = {
     "replies": "reply(ies) to them deleted",
     "reply_events": "reply history entry(ies) deleted",
     "alerts": "alert(s) naming them: kept, showing them as erased",
-    "alerts_resolved": "alert(s) about them alone resolved",
+    "alerts_resolved": "of those resolved, as they were about them alone",
     "deliveries_skipped": "unsent alert message(s) skipped",
     "skipped_items": "skipped item(s) quoting their handle deleted",
 }
@@ -55,8 +55,7 @@ def privacy_erase(
     by: ByOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Erase everything stored about a person; their mentions stay as counts only and the
-    erasure is recorded without their handle."""
+    """Erase everything stored about a person, keeping their mentions as counts only."""
     from social_crm.privacy.erasure import erase, preview
 
     db = database(config)
@@ -130,8 +129,7 @@ def privacy_retention(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Clear mention text and profile data older than each network's retention period
-    (the daemon does it daily)."""
+    """Clear mention text and profiles past each network's retention period (done daily)."""
     from social_crm.privacy import retention
 
     policy = settings(config, sections=("retention",)).retention

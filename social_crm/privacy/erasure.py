@@ -71,7 +71,7 @@ class ErasureCounts:
     replies: int = 0
     reply_events: int = 0
     alerts: int = 0  # naming them or their mentions: kept, showing them as erased
-    alerts_resolved: int = 0  # made up of their mentions only
+    alerts_resolved: int = 0  # of those, the ones made up of their mentions only
     deliveries_skipped: int = 0  # unsent messages of those alerts
     skipped_items: int = 0
 
