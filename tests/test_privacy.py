@@ -16,6 +16,8 @@ from social_crm.alerts.enums import AlertKind, AlertStatus
 from social_crm.alerts.escalation import Routing, escalate_pending
 from social_crm.alerts.lifecycle import add_note
 from social_crm.alerts.models import Alert, AlertNote
+from social_crm.alerts.notifications import alert_message
+from social_crm.alerts.service import get_alert
 from social_crm.ambassadors.models import AmbassadorReview, AmbassadorScore
 from social_crm.config import EngagementConfig, EscalationConfig
 from social_crm.customers.enums import SuggestionStatus
@@ -28,6 +30,7 @@ from social_crm.engagement.enums import ReplyAction, ReplyStatus
 from social_crm.engagement.models import Reply
 from social_crm.errors import Conflict, InvalidInput
 from social_crm.insights.overview import overview
+from social_crm.insights.search import search_mentions
 from social_crm.mentions.classify import classify_pending
 from social_crm.mentions.ingest import store_batch
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord, SkippedItem
@@ -336,6 +339,18 @@ def test_a_mixed_conversation_keeps_its_alert_showing_their_mention_erased(db: D
         assert alert.first_mention.erased_at is not None and alert.first_mention.text == ""
         lisa = session.scalar(select(MentionRecord).where(MentionRecord.native_id == "t1_b"))
         assert (lisa.thread_id, lisa.text) == ("t3_a", "awful too")
+        # What people see: the alert page, the message still to be sent, the search.
+        detail = get_alert(session, alert_id)
+        shown = [(m.handle, m.text, m.deleted) for m in detail.mentions]
+        assert shown == [("(erased 1)", "", True), ("lisa", "awful too", False)]
+        message = alert_message(alert)
+        assert (message.author, message.url) == ("(erased 1)", "")
+        assert "awful" not in message.text
+        rows = search_mentions(session).rows
+        assert [(row.author_handle, row.excerpt) for row in rows] == [
+            ("lisa", "awful too"),
+            ("(erased 1)", ""),
+        ]
 
 
 def test_an_erased_person_who_posts_again_is_collected_as_a_new_author(db: Database) -> None:
