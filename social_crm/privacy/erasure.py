@@ -143,7 +143,7 @@ def erase(
     """
     now = now or utcnow()
     person = subject(network, handle)
-    held = find_held(session, person)
+    held = find_held(session, person, lock=True)
     previous = past_erasures(session, person)
     customers = _customers(session, held)
     if held.empty:
@@ -166,8 +166,9 @@ def erase(
     for row in (held.score, held.review):
         if row is not None:
             session.delete(row)
-    for identity in held.identities:
-        session.execute(delete(Identity).where(Identity.id == identity.id))
+    session.execute(
+        delete(Identity).where(Identity.id.in_([identity.id for identity in held.identities]))
+    )
     for part in chunks(held.skipped_ids):
         session.execute(delete(SkippedItem).where(SkippedItem.id.in_(part)))
     if held.author is not None:

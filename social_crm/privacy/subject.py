@@ -75,21 +75,23 @@ def chunks(ids: Sequence[int]) -> Iterator[list[int]]:
         yield list(ids[start : start + CHUNK])
 
 
-def find_held(session: Session, person: Subject) -> Held:
-    """Everything stored about ``person``; an author already erased is not found again."""
+def find_held(session: Session, person: Subject, *, lock: bool = False) -> Held:
+    """Everything stored about ``person``; an author already erased is not found again.
+
+    ``lock``: the author row is locked until the transaction ends (PostgreSQL), so a poll
+    storing their next post waits for an erasure rather than writing beside it.
+    """
     held = Held(person)
-    spellings = {person.handle}
-    held.author = session.scalar(
-        select(AuthorRecord).where(
-            AuthorRecord.network == person.network,
-            AuthorRecord.handle.in_(spellings),
-            AuthorRecord.erased_at.is_(None),
-        )
+    query = select(AuthorRecord).where(
+        AuthorRecord.network == person.network,
+        AuthorRecord.handle == person.handle,
+        AuthorRecord.erased_at.is_(None),
     )
+    held.author = session.scalar(query.with_for_update() if lock else query)
     held.identities = list(
         session.scalars(
             select(Identity)
-            .where(Identity.network == person.network, Identity.handle.in_(spellings))
+            .where(Identity.network == person.network, Identity.handle == person.handle)
             .order_by(Identity.id)
         )
     )
