@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    RootModel,
     SecretStr,
     ValidationError,
     field_validator,
@@ -761,6 +762,28 @@ class MetricsConfig(Strict):
     address: str = "127.0.0.1"  # 0.0.0.0 lets other machines scrape it
 
 
+# The retention key that applies to every network not named.
+DEFAULT_RETENTION = "default"
+
+
+class RetentionPeriod(Strict):
+    """How long a network's mention text and authors' profile data are kept."""
+
+    days: int = Field(ge=1)
+
+
+class RetentionConfig(RootModel[dict[str, RetentionPeriod | None]]):
+    """Per network, or ``default`` for the others: how long mention text and profile data
+    are kept; null (or absent) keeps them."""
+
+    root: dict[str, RetentionPeriod | None] = {}
+
+    def days(self, network: str) -> int | None:
+        """The days ``network``'s text is kept; None: kept for good."""
+        period = self.root[network] if network in self.root else self.root.get(DEFAULT_RETENTION)
+        return period.days if period is not None else None
+
+
 class Settings(Strict):
     """The whole configuration."""
 
@@ -779,6 +802,7 @@ class Settings(Strict):
     web: WebConfig = WebConfig()
     engagement: EngagementConfig = EngagementConfig()
     metrics: MetricsConfig = MetricsConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     # Filled by load_config: each connector entry's settings, validated by its own model.
     connector_settings: dict[str, Any] = Field(default={}, exclude=True)

@@ -24,6 +24,7 @@ from social_crm.mentions.models import (
     SkippedItem,
     SourceCursor,
 )
+from social_crm.privacy.models import Erasure
 
 metadata = Base.metadata
 
@@ -36,6 +37,7 @@ __all__ = [
     "AuthorRecord",
     "Customer",
     "Delivery",
+    "Erasure",
     "Heartbeat",
     "Identity",
     "Lease",

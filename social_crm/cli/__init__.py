@@ -22,6 +22,7 @@ from social_crm.cli import (
     db,
     health,
     links,
+    privacy,
     render,
     replies,
     rules,
@@ -48,6 +49,7 @@ app.add_typer(links.app, name="links")
 app.add_typer(replies.app, name="replies")
 app.add_typer(users.app, name="users")
 app.add_typer(rules.app, name="rules")
+app.add_typer(privacy.app, name="privacy")
 app.command()(run.run)
 app.command()(run.demo)
 app.command()(status.status)

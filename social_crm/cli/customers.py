@@ -29,6 +29,12 @@ def customers_import(
             "(a list of objects with those keys)"
         ),
     ],
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Delete the customers the file does not list, and their links."
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Import or update customers (CSV or JSON, by extension); a file with any bad record
@@ -37,10 +43,11 @@ def customers_import(
 
     linking = settings(config, sections=("linking",)).linking
     with database(config).transaction() as session:
-        result = import_customers(session, file, linking=linking)
+        result = import_customers(session, file, linking=linking, prune=prune)
+    pruned = f", {result.pruned} pruned" if prune else ""
     render.console.print(
-        f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged; "
-        f"{result.authors_linked} author(s) linked"
+        f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+        f"{pruned}; {result.authors_linked} author(s) linked"
     )
 
 

@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, null, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from social_crm.config import LinkingConfig
 from social_crm.customers.handles import name_key, normalise, site_key
 from social_crm.customers.linking import customers_changed, link_authors
-from social_crm.customers.models import Customer, Identity
+from social_crm.customers.models import Customer, Identity, LinkSuggestion
 from social_crm.db.base import utcnow
 from social_crm.errors import InputFileError
+from social_crm.mentions.models import AuthorRecord
 
 LOGGER = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    pruned: int = 0  # deleted: absent from the file, with pruning asked for
     authors_linked: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -367,15 +369,25 @@ def safe_cell(value: str) -> str:
 
 
 def import_customers(
-    session: Session, path: Path, *, linking: LinkingConfig | None = None
+    session: Session, path: Path, *, linking: LinkingConfig | None = None, prune: bool = False
 ) -> ImportResult:
-    """Upsert the file's customers by external id and replace their CRM identities.
+    """Upsert the file's customers by external id and replace their CRM identities; with
+    ``prune``, delete the customers the file does not list, with their links.
 
     Raises InputFileError before touching the database when any record is bad; the caller's
     transaction makes the write all-or-nothing. Authors are linked afterwards.
     """
     rows = read_customer_file(path)
+    if prune and not rows and session.scalar(select(Customer.id).limit(1)) is not None:
+        raise InputFileError(
+            f"{path}: lists no customers; pruning would delete them all\nnothing was imported"
+        )
     result = ImportResult()
+    if prune:
+        # First, so a handle may move to a listed customer from one the file dropped.
+        result.pruned = _prune(session, {row.external_id for row in rows})
+    else:
+        _check_handles_free(session, path, rows)
     existing = {
         c.external_id: c
         for c in session.scalars(
@@ -384,7 +396,6 @@ def import_customers(
             .options(selectinload(Customer.identities))
         )
     }
-    _check_handles_free(session, path, rows)
     now = utcnow()
     changed: list[tuple[Customer, CustomerRow]] = []
     for row in rows:
@@ -416,17 +427,49 @@ def import_customers(
             if (network, handle) not in present:
                 customer.identities.append(Identity(network=network, handle=handle, source="crm"))
     session.flush()
-    if changed:
+    if changed or result.pruned:
         customers_changed(session, now=now)
     result.authors_linked = link_authors(session, linking)
     LOGGER.info(
-        "imported %s: %d created, %d updated, %d unchanged",
+        "imported %s: %d created, %d updated, %d unchanged, %d pruned",
         path,
         result.created,
         result.updated,
         result.unchanged,
+        result.pruned,
     )
     return result
+
+
+def _prune(session: Session, keep: set[str]) -> int:
+    """Delete the customers not in ``keep`` (external ids) with their identities and link
+    suggestions; their authors are unlinked. Returns how many were deleted."""
+    gone = [
+        customer_id
+        for customer_id, external_id in session.execute(select(Customer.id, Customer.external_id))
+        if external_id not in keep
+    ]
+    for start in range(0, len(gone), 500):
+        part = gone[start : start + 500]
+        session.execute(
+            update(AuthorRecord)
+            .where(AuthorRecord.customer_id.in_(part))
+            .values(
+                customer_id=None,
+                linked_by=None,
+                linked_at=None,
+                link_evidence=null(),
+                link_checked_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(delete(LinkSuggestion).where(LinkSuggestion.customer_id.in_(part)))
+        session.execute(delete(Identity).where(Identity.customer_id.in_(part)))
+        session.execute(delete(Customer).where(Customer.id.in_(part)))
+    if gone:
+        session.expire_all()
+        LOGGER.info("pruned %d customer(s) absent from the CRM file", len(gone))
+    return len(gone)
 
 
 def _unchanged(customer: Customer, row: CustomerRow) -> bool:

@@ -21,6 +21,7 @@ from social_crm.jobs.link import link
 from social_crm.jobs.poll import poll
 from social_crm.jobs.propose_replies import propose_replies
 from social_crm.jobs.refresh import refresh
+from social_crm.jobs.retention import RETENTION_INTERVAL_SECONDS, retention
 from social_crm.jobs.score import score
 from social_crm.jobs.send_replies import send_replies
 from social_crm.jobs.sla import check_sla
@@ -44,6 +45,7 @@ __all__ = [
     "poll",
     "propose_replies",
     "refresh",
+    "retention",
     "score",
     "send_replies",
 ]
@@ -107,4 +109,5 @@ JOBS: tuple[Job, ...] = (
     Job("score", (score,), lambda s: s.scheduler.score_interval_seconds, once_per_cluster=True),
     Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds),
     Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds),
+    Job("retention", (retention,), lambda _s: RETENTION_INTERVAL_SECONDS, once_per_cluster=True),
 )

@@ -41,9 +41,15 @@ QueueDepth = Callable[[Session], int]
 
 
 def _unclassified(session: Session) -> int:
-    """Mentions without a sentiment label."""
+    """Mentions without a sentiment label that the classify job will label (not those whose
+    text was erased or cleared by retention)."""
     labelled = exists().where(SentimentRecord.mention_id == MentionRecord.id)
-    return session.scalar(select(func.count()).select_from(MentionRecord).where(~labelled)) or 0
+    waiting = (
+        select(func.count())
+        .select_from(MentionRecord)
+        .where(~labelled, MentionRecord.erased_at.is_(None), MentionRecord.expired_at.is_(None))
+    )
+    return session.scalar(waiting) or 0
 
 
 def _unescalated(session: Session) -> int:

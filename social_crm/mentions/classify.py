@@ -29,7 +29,12 @@ def classify_pending(session: Session, classifier: Classifier, *, limit: int) ->
     labelled = exists().where(SentimentRecord.mention_id == MentionRecord.id)
     mentions = session.scalars(
         select(MentionRecord)
-        .where(~labelled)
+        .where(
+            ~labelled,
+            # Their text is gone for good (erased, or cleared by retention): nothing to read.
+            MentionRecord.erased_at.is_(None),
+            MentionRecord.expired_at.is_(None),
+        )
         .order_by(MentionRecord.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -186,7 +186,11 @@ def apply_revisions(session: Session, network: str, revisions: Sequence[Revision
             if mention.deleted_at is None:
                 mention.deleted_at, mention.text = utcnow(), ""
                 changed += 1
-        elif storable(revision.text) != mention.text and mention.deleted_at is None:
+        elif (
+            storable(revision.text) != mention.text
+            and mention.deleted_at is None
+            and mention.expired_at is None  # retention cleared it: an edit does not bring it back
+        ):
             mention.text = storable(revision.text)
             mention.edited_at = revision.edited_at or utcnow()
             # The new words may say something else: classify and escalate them again.

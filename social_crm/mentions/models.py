@@ -53,6 +53,8 @@ class AuthorRecord(Base):
     do_not_contact_by: Mapped[str | None] = mapped_column(String(200))
     # The network flags the account as automated (Mastodon's bot flag).
     bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The person's data was erased: the row stays, anonymised, for their erased mentions.
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     customer: Mapped[Customer | None] = relationship("Customer")
 
@@ -96,6 +98,11 @@ class MentionRecord(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Deleted by its author or removed by moderators: the text is dropped, the record stays.
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Its author's data was erased: a tombstone counted by date, brand and sentiment, with no
+    # text, URL or network id (it is marked deleted too, so nothing acts on it again).
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Older than its network's retention period: the text and URL were cleared.
+    expired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     author: Mapped[AuthorRecord] = relationship()
     sentiment: Mapped[SentimentRecord | None] = relationship(back_populates="mention")

@@ -1,0 +1,1 @@
+"""Privacy: erasing a person's data, exporting it, and clearing old mentions' text."""
