@@ -65,8 +65,12 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Run against local fake Reddit and Mastodon servers with a scripted stream of posts,
-    then serve the web dashboard on the demo's database."""
+    """The whole bot against local fake networks, then its web dashboard.
+
+    Fake Reddit and Mastodon servers publish a scripted stream of posts; the printout shows
+    the alerts, the ambassador ranking and an approved reply, then the dashboard is served
+    on the demo's database.
+    """
     try:
         from social_crm.demo import run_demo
     except ModuleNotFoundError as exc:
