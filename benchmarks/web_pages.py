@@ -30,8 +30,9 @@ import social_crm.schema  # noqa: E402, F401 - every table
 from social_crm.accounts.service import add_user, list_users, set_password  # noqa: E402
 from social_crm.alerts.models import Alert  # noqa: E402
 from social_crm.config import Settings  # noqa: E402
+from social_crm.customers.models import Customer  # noqa: E402
 from social_crm.db import Database, masked  # noqa: E402
-from social_crm.mentions.models import MentionRecord  # noqa: E402
+from social_crm.mentions.models import AuthorRecord, MentionRecord  # noqa: E402
 from social_crm.web.app import WebServer, create_app  # noqa: E402
 
 USER = "bench"
@@ -42,6 +43,15 @@ def pages(db: Database) -> list[str]:
     with db.transaction() as session:
         alert_id = session.scalar(select(func.max(Alert.id)).where(Alert.kind == "mention"))
         brand = session.scalar(select(MentionRecord.brand).limit(1))
+        # The customer with the most mentions: the longest timeline.
+        customer = session.scalar(
+            select(Customer.external_id)
+            .join(AuthorRecord, AuthorRecord.customer_id == Customer.id)
+            .join(MentionRecord, MentionRecord.author_id == AuthorRecord.id)
+            .group_by(Customer.external_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        )
     return [
         "/alerts",
         f"/alerts/{alert_id}",
@@ -51,6 +61,13 @@ def pages(db: Database) -> list[str]:
         "/mentions?q=support",
         "/mentions?q=no+such+words+anywhere",
         "/overview",
+        "/replies",
+        "/replies/report",
+        "/ambassadors",
+        "/ambassadors?view=rising",
+        "/links",
+        f"/customers/{customer}",
+        "/api/v1/alerts?limit=50",
         "/api/v1/mentions?limit=50",
         "/api/v1/overview",
     ]
