@@ -713,6 +713,14 @@ class FakeReddit:
         with self._lock:
             return [c.fullname for c in self._state.comments if c.author.lower() == author.lower()]
 
+    def parent_of(self, fullname: str) -> str:
+        """The fullname of the submission or comment that comment ``fullname`` answers."""
+        with self._lock:
+            item = self._existing(fullname)
+        if not isinstance(item, _Comment):
+            raise KeyError(f"{fullname!r} is a submission, not a comment")
+        return item.parent
+
     @property
     def messages(self) -> list[SentMessage]:
         """Every private message sent through the API, oldest first."""
