@@ -320,6 +320,12 @@ class Daemon:
         interval = self.settings.scheduler.heartbeat_seconds
         with self.db.transaction() as session:
             beat_id = heartbeats.start(session, interval_seconds=interval)
+            if self._sole is not None:
+                # The file's lock is this daemon's: any other that seems alive was killed
+                # (its last beats are recent), and must not be given a share of the sources.
+                gone = heartbeats.stop_others(session, beat_id)
+                if gone:
+                    LOGGER.info("the daemon before this one stopped without saying so")
         scheduler = self._scheduler()
         scheduler.start()
         LOGGER.info("daemon running")

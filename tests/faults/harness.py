@@ -374,7 +374,8 @@ class Report:
     replies: int = 0  # approved replies sent
     duplicate_replies: int = 0  # posts beyond one per reply
     seconds: float = 0.0
-    stages: Counter[str] = field(default_factory=Counter)
+    stages: Counter[str] = field(default_factory=Counter)  # kills aimed at each stage
+    hits: Counter[str] = field(default_factory=Counter)  # ... that found their stage
     problems: list[str] = field(default_factory=list)
 
     HEADER = (
@@ -409,6 +410,41 @@ class Report:
             str(self.duplicate_replies),
             f"{self.seconds:.0f}",
         )
+
+
+def run_kills(
+    root: Path,
+    db_url: str,
+    *,
+    processes: int,
+    kills: int,
+    name: str,
+    seed: int = 0,
+    rate: float = 4.0,
+) -> Report:
+    """Start ``processes`` daemons, kill one ``kills`` times (each stage once first, then
+    at random stages), drain and check; the run's report."""
+    with FaultWorld(root, db_url, processes=processes, seed=seed, rate=rate, name=name) as world:
+        world.start()
+        for stage in STAGES[: min(kills, len(STAGES))]:
+            world.kill(stage)
+        world.kill_all(max(0, kills - len(STAGES)))
+        try:
+            world.drain()
+        except AssertionError as exc:  # reported with the rest of what broke
+            report = world.report()
+            report.problems.insert(0, str(exc))
+            return report
+        return world.report()
+
+
+def aimed(report: Report) -> str:
+    """How the kills were aimed: per stage, the kills that found it of those aimed at it."""
+    return ", ".join(
+        f"{stage} {report.hits[stage]}/{report.stages[stage]}"
+        for stage in STAGES
+        if report.stages[stage]
+    )
 
 
 def table(reports: Iterable[Report]) -> str:
@@ -453,7 +489,8 @@ class FaultWorld:
     def __enter__(self) -> FaultWorld:
         stack = self._stack
         self.reddit = stack.enter_context(FakeReddit(users={REDDIT_ACCOUNT: REDDIT_PASSWORD}))
-        self.mastodon = stack.enter_context(FakeMastodon(owner="brewly"))
+        # Restarted daemons at a fast pace would spend Mastodon's 300 requests a 5 minutes.
+        self.mastodon = stack.enter_context(FakeMastodon(owner="brewly", rate_limit=1_000_000))
         self.smtp = stack.enter_context(SmtpSink())
         self.webhook = stack.enter_context(WebhookSink())
         for name, domain in (("anna", "mastodon.nl"), ("bob", "fosstodon.org")):
@@ -698,6 +735,7 @@ class FaultWorld:
         report = Report(name or self.name, self.processes, kills=len(self.kills))
         report.seconds = time.monotonic() - self.started_at
         report.stages = Counter(kill.stage for kill in self.kills)
+        report.hits = Counter(kill.stage for kill in self.kills if kill.hit)
         problems = report.problems
         published = Counter((item.network, item.native_id) for item in self.publisher.items())
         report.published = len(published)
