@@ -2,13 +2,14 @@
 
     python benchmarks/pipeline.py [--mentions 20000] [--rate 3000] [--db sqlite|postgresql]
         [--processes 1 [2 3]] [--model lexicon|default] [--threads 1] [--poll-interval 1]
-        [--seed 1] [--pg-url URL] [--keep DIR]
+        [--mastodon-share 0.4] [--seed 1] [--pg-url URL] [--keep DIR]
 
 A synthetic stream of ``--mentions`` items (up to 1,000,000) is generated up front, then
 published into the local fake Reddit (posts in r/brewly, comments in their threads) and
 Mastodon (statuses tagged #Brewly, replies to them) at ``--rate`` items a second, straight
 into the fakes' stores: an item is published when it becomes visible in the fake's
-listings, and that moment is kept. The mix: English (60 %), Dutch, German, French and
+listings, and that moment is kept (``--mastodon-share`` of it on Mastodon, 40 % by
+default, the rest on Reddit). The mix: English (60 %), Dutch, German, French and
 Spanish (10 % each); one to six sentences; comments and replies in heavy-tailed threads;
 3 % written by CRM customers (who get reply drafts); 15 % negative, 35 % positive.
 
@@ -195,13 +196,14 @@ def choose(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return weighted[-1][0]
 
 
-def generate(count: int, *, seed: int) -> list[Item]:
-    """The stream: ``count`` items, the same for the same seed."""
+def generate(count: int, *, seed: int, mastodon_share: float = 0.4) -> list[Item]:
+    """The stream: ``count`` items, the same for the same seed; ``mastodon_share`` of them
+    on Mastodon, the others on Reddit."""
     rng = random.Random(seed)
     items: list[Item] = []
     roots: dict[str, list[int]] = {"reddit": [], "mastodon": []}
     for index in range(count):
-        network = "reddit" if rng.random() < 0.6 else "mastodon"
+        network = "mastodon" if rng.random() < mastodon_share else "reddit"
         language = choose(rng, LANGUAGES)
         sentiment = choose(rng, SENTIMENTS)
         pool = REDDIT_AUTHORS if network == "reddit" else MASTODON_AUTHORS
@@ -626,6 +628,7 @@ def main() -> int:
     parser.add_argument("--model", choices=("lexicon", "default"), default="lexicon")
     parser.add_argument("--threads", type=int, default=1, help="inference threads per daemon")
     parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument("--mastodon-share", type=float, default=0.4, help="the rest on Reddit")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--keep", type=Path, help="keep logs and databases in this folder")
@@ -637,7 +640,7 @@ def main() -> int:
     if args.db == "sqlite" and args.processes != [1]:
         parser.error("SQLite serves one daemon: --processes 1 (several need --db postgresql)")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
-    items = generate(args.mentions, seed=args.seed)
+    items = generate(args.mentions, seed=args.seed, mastodon_share=args.mastodon_share)
     runs = []
     with contextlib.ExitStack() as stack:
         base = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
