@@ -407,7 +407,7 @@ def database_mb(db: Database, url: str) -> float:
                 "WHERE c.relkind = 'r' AND n.nspname = current_schema()"
             )
         ).scalar_one()
-    return size / 1e6
+    return float(size) / 1e6
 
 
 def counts(db: Database) -> dict[str, Any]:
