@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from apscheduler.events import (
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import DBAPIError
 
 import social_crm.schema  # noqa: F401 - every table, before any query
 from connectors.base import Connector
@@ -27,7 +29,7 @@ from connectors.registry import connector_class
 from sentiment import Classifier, ModelError, load_classifier
 from social_crm.alerts.escalation import Routing, check_levels
 from social_crm.config import RULE_FIELDS, Brand, Settings, load_config, rule_changes
-from social_crm.db import Database, heartbeats, sole_daemon
+from social_crm.db import Database, failure, heartbeats, sole_daemon
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
 from social_crm.errors import ConfigError, DatabaseUnavailable, SocialCrmError
@@ -134,7 +136,9 @@ class Daemon:
         notifiers = dict(notifiers or {})
         self.context = JobContext(
             settings=settings,
-            db=Database(settings.database_url),
+            # Its jobs and heartbeat write from two threads: each SQLite transaction waits
+            # for the write lock first rather than fail on finding the other wrote.
+            db=Database(settings.database_url, immediate=True),
             routing=Routing.single(list(notifiers)),
             classifier=classifier,
             connectors=dict(connectors or {}),
@@ -151,6 +155,9 @@ class Daemon:
         self._reload_asked = False  # set by SIGHUP, read by the main loop
         self._sole: sole_daemon.SoleDaemon | None = None  # held on SQLite while running
         self._metrics_server: Any = None
+        # Since when (time.monotonic()) jobs fail on the database; None: it works.
+        self._database_failing_since: float | None = None
+        self._database_lock = threading.Lock()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -313,6 +320,12 @@ class Daemon:
         interval = self.settings.scheduler.heartbeat_seconds
         with self.db.transaction() as session:
             beat_id = heartbeats.start(session, interval_seconds=interval)
+            if self._sole is not None:
+                # The file's lock is this daemon's: any other that seems alive was killed
+                # (its last beats are recent), and must not be given a share of the sources.
+                gone = heartbeats.stop_others(session, beat_id)
+                if gone:
+                    LOGGER.info("the daemon before this one stopped without saying so")
         scheduler = self._scheduler()
         scheduler.start()
         LOGGER.info("daemon running")
@@ -350,8 +363,12 @@ class Daemon:
         try:
             with self.db.transaction() as session:
                 (heartbeats.stop if stopping else heartbeats.beat)(session, beat_id)
-        except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the daemon
+        except DBAPIError as exc:  # a database hiccup must not stop the daemon
+            self._database_failed("the heartbeat", exc)
+        except Exception as exc:  # noqa: BLE001 - nor anything else in the heartbeat
             LOGGER.warning("could not record the daemon's heartbeat: %s", exc)
+        else:
+            self._database_works()
 
     # -- reloading the listening rules ----------------------------------------------------
 
@@ -450,12 +467,34 @@ class Daemon:
             if self.context.stop.is_set():
                 return None
             try:
-                return func(*args)
+                done = func(*args)
+            except DBAPIError as exc:
+                self._database_failed(f"job {job_id}", exc)
+                return None
             except Exception:
                 LOGGER.exception("job %s failed; it runs again at its next time", job_id)
                 return None
+            return done
 
         return job
+
+    def _database_failed(self, what: str, exc: DBAPIError) -> None:
+        """One error line when the database starts failing (locked, full, gone away), not
+        one per job run; the jobs and the heartbeat retry at their next times."""
+        with self._database_lock:
+            first = self._database_failing_since is None
+            if first:
+                self._database_failing_since = time.monotonic()
+        log = LOGGER.error if first else LOGGER.debug
+        log("%s: the database failed, retrying at each job's next run: %s", what, failure(exc))
+
+    def _database_works(self) -> None:
+        """Say once that the database works again after failing: the heartbeat wrote (a
+        job that succeeds may have written nothing)."""
+        with self._database_lock:
+            since, self._database_failing_since = self._database_failing_since, None
+        if since is not None:
+            LOGGER.info("the database works again (it failed for %.0f s)", time.monotonic() - since)
 
 
 def _file_stamp(path: Path | None) -> tuple[int, int] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,16 +20,29 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from social_crm.db import locks
 from social_crm.errors import ConfigError, DatabaseUnavailable
 
+LOGGER = logging.getLogger(__name__)
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# How long a SQLite transaction waits for another's write lock before it fails.
+SQLITE_BUSY_SECONDS = 30.0
+# A wait for the write lock this long is logged (once a minute at most): another process
+# holds the file.
+SQLITE_WAIT_LOGGED_SECONDS = 1.0
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, immediate: bool = False) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout.
+
+    ``immediate``: each SQLite transaction takes the write lock as it begins (``BEGIN
+    IMMEDIATE``, waiting up to the busy timeout), for a process that writes from several
+    threads while other processes write too (the daemon). A transaction begun plainly reads
+    from a snapshot and cannot write once another connection has written since: SQLite
+    refuses at once ("database is locked"), without waiting.
 
     A URL that is not one, names an unknown database or lacks its driver is a ConfigError.
     """
     try:
-        return _create_engine(url)
+        return _create_engine(url, immediate=immediate)
     except NoSuchModuleError:
         raise ConfigError(
             f"database URL {masked(url)}: unsupported database "
@@ -51,14 +66,14 @@ def masked(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, *, immediate: bool) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
         event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _SqliteImmediateBegin() if immediate else _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we install; plain postgresql:// URLs use it too.
@@ -86,6 +101,32 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+class _SqliteImmediateBegin:
+    """Open each transaction holding the write lock; a long wait for it is logged."""
+
+    def __init__(self) -> None:
+        self._logged_at = float("-inf")
+
+    def __call__(self, connection: Connection) -> None:
+        began = time.monotonic()
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        waited = time.monotonic() - began
+        if waited >= SQLITE_WAIT_LOGGED_SECONDS and began - self._logged_at >= 60:
+            self._logged_at = began
+            LOGGER.warning(
+                "waited %.1f s for the write lock of %s: another process held it",
+                waited,
+                connection.engine.url.database,
+            )
+
+
+def failure(exc: DBAPIError) -> str:
+    """The driver's first line of a database error ("connection refused", "database or disk
+    is full"): no SQL, no parameters, fit for one log line."""
+    lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    return lines[0] if lines else type(exc).__name__
+
+
 def insert_ignoring_duplicates(session: Session, table: type[DeclarativeBase]) -> Insert:
     """An INSERT into ``table`` that skips rows whose unique key is taken (ON CONFLICT DO
     NOTHING on PostgreSQL, INSERT OR IGNORE on SQLite)."""
@@ -97,9 +138,10 @@ def insert_ignoring_duplicates(session: Session, table: type[DeclarativeBase]) -
 class Database:
     """The engine and a session factory; ``transaction()`` commits or rolls back as one."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, immediate: bool = False) -> None:
+        """``immediate``: see :func:`create_db_engine`."""
         self.url = url
-        self.engine = create_db_engine(url)
+        self.engine = create_db_engine(url, immediate=immediate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -114,9 +156,9 @@ class Database:
             with self.engine.connect():
                 pass
         except DBAPIError as exc:
-            # The driver's first line ("connection refused", "database x does not exist").
-            cause = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            raise DatabaseUnavailable(f"database {self.describe()} unavailable: {cause}") from None
+            raise DatabaseUnavailable(
+                f"database {self.describe()} unavailable: {failure(exc)}"
+            ) from None
 
     def upgrade(self) -> None:
         """Apply every migration not yet applied.

@@ -70,6 +70,18 @@ def stop(session: Session, heartbeat_id: int, *, now: datetime | None = None) ->
         row.last_beat = row.stopped_at = now or utcnow()
 
 
+def stop_others(session: Session, heartbeat_id: int, *, now: datetime | None = None) -> int:
+    """Record every daemon but ``heartbeat_id`` as stopped (they are known to be gone);
+    returns how many seemed to run."""
+    now = now or utcnow()
+    others = session.scalars(
+        select(Heartbeat).where(Heartbeat.id != heartbeat_id, Heartbeat.stopped_at.is_(None))
+    ).all()
+    for row in others:
+        row.stopped_at = now
+    return len(others)
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonState:
     """What `social-crm status` says about the daemons: those running, or the last seen."""

@@ -109,6 +109,7 @@ def deliver_due(
     """
     sent = failed = 0
     failing: dict[str, int] = {}
+    working: set[str] = set()  # channels that delivered in this pass (and revived their rows)
     for _ in range(limit):
         claim = claim_next(db, policy, compose=compose, now=now, skip=failing)
         if claim is None:
@@ -116,8 +117,16 @@ def deliver_due(
         if claim is False:
             continue  # held for quiet hours, or taken by another daemon
         error = _send(claim, notifiers)
-        record(db, claim, policy, error=error, notifier_missing=claim.channel not in notifiers)
+        record(
+            db,
+            claim,
+            policy,
+            error=error,
+            notifier_missing=claim.channel not in notifiers,
+            revive=claim.channel not in working,
+        )
         if error is None:
+            working.add(claim.channel)
             sent += 1
         else:
             failed += 1
@@ -201,9 +210,14 @@ def record(
     *,
     error: DeliveryError | None,
     notifier_missing: bool = False,
+    revive: bool = True,
     now: datetime | None = None,
 ) -> None:
-    """Store the outcome of a send, if this process still holds the row's lease."""
+    """Store the outcome of a send, if this process still holds the row's lease.
+
+    ``revive``: a success queues the channel's rows given up on again
+    (:func:`retry_given_up`); a pass does it at its channel's first success only.
+    """
     now = now or utcnow()
     with db.transaction() as session:
         row = session.scalar(
@@ -225,7 +239,8 @@ def record(
         if error is None:
             row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
             LOGGER.info("%s delivered to %s", what, row.channel)
-            retry_given_up(session, row.channel, now=now)
+            if revive:
+                retry_given_up(session, row.channel, now=now)
             return
         row.last_error = str(error)
         if row.attempts >= policy.max_attempts or notifier_missing:

@@ -96,11 +96,15 @@ def propose_pending(
     ).all()
     oldest = now - timedelta(hours=config.propose_max_age_hours)
     by_name = {brand.name: brand for brand in brands}
+    # A rule matches only mentions of its sentiments: the others need no look at their author.
+    labels = {label for rule in config.rules for label in rule.sentiment}
     proposed = []
     for mention in mentions:
         session.add(ReplyScan(mention_id=mention.id, scanned_at=now))
         if (
-            mention.deleted_at is not None
+            mention.sentiment is None
+            or mention.sentiment.label not in labels
+            or mention.deleted_at is not None
             or mention.created_at < oldest
             or _own(by_name.get(mention.brand), mention)
             or contact_refusal(session, mention.author) is not None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError
+
 from connectors.base import Batch
 from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
 from social_crm.alerts import health
@@ -85,6 +87,8 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
                     ceiling=ceiling,
                     now=ctx.now(),
                 )
+        except OperationalError:
+            raise  # the database's failure, not the source's (locked, full, gone away)
         except Exception as exc:  # noqa: BLE001 - nothing was stored: failed, not ok
             _record_failure(ctx, name, source.key, exc)
             continue

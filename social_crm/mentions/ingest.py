@@ -48,8 +48,9 @@ def store_batch(
     """Add the batch's mentions not stored yet and move the cursor; returns how many were new.
 
     Runs inside the caller's transaction, so the cursor never moves past a mention that
-    was not stored. A mention that cannot be stored is kept in ``skipped_items`` instead
-    (each is stored in its own SAVEPOINT), so one bad item never holds the source back.
+    was not stored. The batch goes in at once (one SAVEPOINT); if the database refuses
+    an item, the batch goes in again one item per SAVEPOINT, and the item refused is kept
+    in ``skipped_items`` instead, so one bad item never holds the source back.
     With ``rules`` (the brand's listening rules), a new item they exclude is not stored,
     only counted per rule in ``listening_exclusions``; None keeps every item.
 
@@ -60,10 +61,8 @@ def store_batch(
     locks.serialise(session, *(f"ingest:{m.network}" for m in batch.mentions))
     cursor = load_cursor(session, connector, source_key)
     known = _known_ids(session, batch.mentions)
-    authors: dict[tuple[str, str], AuthorRecord] = {}
-    threads: dict[str, str] = {}  # native id -> thread of this batch's mentions (oldest first)
     excluded: Counter[str] = Counter()
-    added = 0
+    new: list[Mention] = []
     for mention in batch.mentions:
         key = (mention.network, mention.native_id)
         if key in known:
@@ -82,23 +81,15 @@ def store_batch(
                     decision.reason,
                 )
                 continue
-        try:
-            with session.begin_nested():
-                author = authors.get((mention.network, mention.author.handle))
-                if author is None:
-                    author = _upsert_author(session, mention.author)
-                    authors[(mention.network, mention.author.handle)] = author
-                record = _record(session, mention, author, threads)
-                session.add(record)
-                session.flush()
-        except OperationalError:
-            raise  # the database, not the item (locked, gone away): the poll fails, retries
-        except Exception as exc:  # noqa: BLE001 - whatever the database refuses, skip the item
-            authors.clear()  # an author added in the rolled-back savepoint is gone
-            skip(session, connector, source_key, _skipped(mention, exc))
-            continue
-        threads[mention.native_id] = record.thread_id
-        added += 1
+        new.append(mention)
+    try:
+        # The whole batch at once: its authors and parents looked up together, one flush.
+        with session.begin_nested():
+            added = _add(session, new, source=(connector, source_key), one_by_one=False)
+    except OperationalError:
+        raise  # the database, not an item (locked, gone away): the poll fails, retries
+    except Exception:  # noqa: BLE001 - an item the database refuses: find it, skip it
+        added = _add(session, new, source=(connector, source_key), one_by_one=True)
     for item in batch.skipped:
         skip(session, connector, source_key, item)
     now = utcnow()
@@ -127,6 +118,55 @@ def store_batch(
         cursor.last_item_at = now
     session.flush()
     return added
+
+
+def _add(
+    session: Session, mentions: list[Mention], *, source: tuple[str, str], one_by_one: bool
+) -> int:
+    """Add ``mentions`` (new ones) with their authors; returns how many were added.
+
+    ``one_by_one``: each in its own SAVEPOINT, so one the database refuses is kept in
+    ``skipped_items`` (for ``source``: connector and source key) and the others are stored.
+    """
+    authors = _stored_authors(session, mentions)
+    threads = _stored_threads(session, mentions)  # native id -> thread, the batch's included
+    added = 0
+    for mention in mentions:
+        if not one_by_one:
+            threads[(mention.network, mention.native_id)] = _add_one(
+                session, mention, authors, threads
+            ).thread_id
+            added += 1
+            continue
+        try:
+            with session.begin_nested():
+                record = _add_one(session, mention, authors, threads)
+                session.flush()
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever the database refuses, skip the item
+            # An author added in the rolled-back savepoint is gone.
+            authors = _stored_authors(session, mentions)
+            skip(session, *source, _skipped(mention, exc))
+            continue
+        threads[(mention.network, mention.native_id)] = record.thread_id
+        added += 1
+    session.flush()
+    return added
+
+
+def _add_one(
+    session: Session,
+    mention: Mention,
+    authors: dict[tuple[str, str], AuthorRecord],
+    threads: dict[tuple[str, str], str],
+) -> MentionRecord:
+    key = (mention.network, mention.author.handle)
+    author = authors.get(key)
+    author = authors[key] = _upsert_author(session, mention.author, author)
+    record = _record(mention, author, threads)
+    session.add(record)
+    return record
 
 
 def skip(session: Session, connector: str, source_key: str, item: Skipped) -> None:
@@ -221,12 +261,49 @@ def _known_ids(session: Session, mentions: list[Mention]) -> set[tuple[str, str]
     return known
 
 
-def _upsert_author(session: Session, author: Author) -> AuthorRecord:
-    record = session.scalar(
-        select(AuthorRecord).where(
-            AuthorRecord.network == author.network, AuthorRecord.handle == author.handle
-        )
-    )
+def _stored_authors(
+    session: Session, mentions: Sequence[Mention]
+) -> dict[tuple[str, str], AuthorRecord]:
+    """The stored authors of ``mentions``, by network and handle."""
+    found: dict[tuple[str, str], AuthorRecord] = {}
+    by_network: dict[str, set[str]] = {}
+    for mention in mentions:
+        by_network.setdefault(mention.network, set()).add(mention.author.handle)
+    for network, handles in by_network.items():
+        ordered = sorted(handles)
+        for start in range(0, len(ordered), 500):
+            for record in session.scalars(
+                select(AuthorRecord).where(
+                    AuthorRecord.network == network,
+                    AuthorRecord.handle.in_(ordered[start : start + 500]),
+                )
+            ):
+                found[(record.network, record.handle)] = record
+    return found
+
+
+def _stored_threads(session: Session, mentions: Sequence[Mention]) -> dict[tuple[str, str], str]:
+    """The conversations of the stored mentions ``mentions`` answer, by network and id."""
+    found: dict[tuple[str, str], str] = {}
+    by_network: dict[str, set[str]] = {}
+    for mention in mentions:
+        if mention.parent_id:
+            by_network.setdefault(mention.network, set()).add(mention.parent_id)
+    for network, parents in by_network.items():
+        ordered = sorted(parents)
+        for start in range(0, len(ordered), 500):
+            for native_id, thread_id in session.execute(
+                select(MentionRecord.native_id, MentionRecord.thread_id).where(
+                    MentionRecord.network == network,
+                    MentionRecord.native_id.in_(ordered[start : start + 500]),
+                )
+            ):
+                found[(network, native_id)] = thread_id
+    return found
+
+
+def _upsert_author(session: Session, author: Author, record: AuthorRecord | None) -> AuthorRecord:
+    """``record`` (the stored author, if any) brought up to date, or a new one added."""
     if record is None:
         record = AuthorRecord(network=author.network, handle=author.handle, followers=0)
         session.add(record)
@@ -245,19 +322,13 @@ def _upsert_author(session: Session, author: Author) -> AuthorRecord:
 
 
 def _record(
-    session: Session, mention: Mention, author: AuthorRecord, threads: dict[str, str]
+    mention: Mention, author: AuthorRecord, threads: dict[tuple[str, str], str]
 ) -> MentionRecord:
     thread_id = mention.thread_id
     if mention.parent_id:
         # A reply to a stored reply (or to one earlier in the same batch) belongs to the
         # conversation its parent belongs to.
-        parent_thread = threads.get(mention.parent_id) or session.scalar(
-            select(MentionRecord.thread_id).where(
-                MentionRecord.network == mention.network,
-                MentionRecord.native_id == mention.parent_id,
-            )
-        )
-        thread_id = parent_thread or thread_id
+        thread_id = threads.get((mention.network, mention.parent_id)) or thread_id
     return MentionRecord(
         network=mention.network,
         native_id=mention.native_id,

@@ -1242,7 +1242,7 @@ class FakeMastodon:
         local = _flag(request.args.get("local"))
         remote = _flag(request.args.get("remote"))
         items = []
-        for status in self._statuses.values():
+        for status in self._newer_than(request):
             if status.reblog_of_id is not None or status.visibility != "public":
                 continue
             if tag.lower() not in status.tags:
@@ -1251,6 +1251,7 @@ class FakeMastodon:
             if (local and not is_local) or (remote and is_local):
                 continue
             items.append((status.id, status))
+        items.reverse()
         page = _paginate(items, request, issued=self._issued)
         permitted = {k: request.args.getlist(k) for k in ("limit", "local", "remote", "only_media")}
         return _paged_response(
@@ -1260,6 +1261,18 @@ class FakeMastodon:
             permitted,
             links=self.link_headers,
         )
+
+    def _newer_than(self, request: Request) -> Iterator[_Status]:
+        """The statuses newer than the request's ``min_id`` or ``since_id`` (all of them
+        without either), newest first: a poll for what is new costs what is new, not
+        everything the server holds."""
+        floor = _int(request.args.get("min_id"), None)  # _paginate reads since_id without it
+        if floor is None:
+            floor = _int(request.args.get("since_id"), None)
+        for status in reversed(self._statuses.values()):
+            if floor is not None and int(status.id) <= floor:
+                return
+            yield status
 
     def _get_notifications(self, request: Request, *, viewer: str | None) -> Response:
         types = set(request.args.getlist("types[]")) or None

@@ -27,6 +27,7 @@ posted), ``ratelimit_next_posts`` (Reddit's ``RATELIMIT`` error) and ``drop_next
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
 import logging
@@ -276,6 +277,7 @@ class _State:
     profiles: dict[str, _Profile] = field(default_factory=dict)  # lower-cased name -> profile
     posts: list[_Post] = field(default_factory=list)
     comments: list[_Comment] = field(default_factory=list)
+    comment_counts: Counter[int] = field(default_factory=Counter)  # post number -> comments
     by_fullname: dict[str, _Post | _Comment] = field(default_factory=dict)
     messages: list[SentMessage] = field(default_factory=list)
     post_faults: list[_PostFault] = field(default_factory=list)
@@ -670,6 +672,7 @@ class FakeReddit:
                 score=score,
             )
             state.comments.append(comment)
+            state.comment_counts[post.number] += 1
             state.by_fullname[comment.fullname] = comment
             return comment.fullname
 
@@ -712,6 +715,14 @@ class FakeReddit:
         """The fullnames of every comment ``author`` wrote (gone ones too), oldest first."""
         with self._lock:
             return [c.fullname for c in self._state.comments if c.author.lower() == author.lower()]
+
+    def parent_of(self, fullname: str) -> str:
+        """The fullname of the submission or comment that comment ``fullname`` answers."""
+        with self._lock:
+            item = self._existing(fullname)
+        if not isinstance(item, _Comment):
+            raise KeyError(f"{fullname!r} is a submission, not a comment")
+        return item.parent
 
     @property
     def messages(self) -> list[SentMessage]:
@@ -902,13 +913,15 @@ class FakeReddit:
         with self._lock:
             state = self._state
             pool: list[_Post] | list[_Comment] = state.posts if kind == "t3" else state.comments
-            items = [
-                item
-                for item in pool
-                if item.visible
-                and (everywhere or _subreddit_of(item).display_name.lower() in wanted)
-            ]
-            return self._paged(request, items, kind)
+            return self._paged(
+                request,
+                pool,
+                kind,
+                keep=lambda item: (
+                    item.visible
+                    and (everywhere or _subreddit_of(item).display_name.lower() in wanted)
+                ),
+            )
 
     def _search(self, request: Request, subreddits: str | None) -> Response:
         """Submissions whose title or selftext match ``q``, newest first (only sort=new kept)."""
@@ -921,16 +934,17 @@ class FakeReddit:
         kinds = (request.args.get("type") or "link").split(",")
         matches = query_matcher(request.args.get("q", ""))
         with self._lock:
-            state = self._state
-            items = [
-                post
-                for post in state.posts
-                if "link" in kinds
-                and post.visible
-                and (not restrict or post.subreddit.display_name.lower() in wanted)
-                and matches(f"{post.title}\n{post.selftext}")
-            ]
-            return self._paged(request, items, "t3", extra={"facets": {}})
+            return self._paged(
+                request,
+                self._state.posts if "link" in kinds else [],
+                "t3",
+                keep=lambda post: (
+                    post.visible
+                    and (not restrict or post.subreddit.display_name.lower() in wanted)
+                    and matches(f"{post.title}\n{post.selftext}")
+                ),
+                extra={"facets": {}},
+            )
 
     def _mentions(self, request: Request, user: str | None) -> Response:
         """The password-grant user's username mentions: comments naming ``u/<user>``."""
@@ -938,14 +952,17 @@ class FakeReddit:
             return self._api_error(403)
         pattern = re.compile(rf"(?<![\w/])/?u/{re.escape(user)}(?![\w-])", re.IGNORECASE)
         with self._lock:
-            items = [
-                comment
-                for comment in self._state.comments
-                if comment.visible
-                and comment.author.lower() != user.lower()
-                and pattern.search(comment.body)
-            ]
-            return self._paged(request, items, "t1", inbox_user=user)
+            return self._paged(
+                request,
+                self._state.comments,
+                "t1",
+                keep=lambda comment: (
+                    comment.visible
+                    and comment.author.lower() != user.lower()
+                    and pattern.search(comment.body) is not None
+                ),
+                inbox_user=user,
+            )
 
     def _info(self, request: Request) -> Response:
         """The items named in ``id`` (deleted and removed ones too), in the order asked."""
@@ -1139,20 +1156,21 @@ class FakeReddit:
     def _paged(
         self,
         request: Request,
-        items: Sequence[_Post | _Comment],
+        pool: Sequence[_Post | _Comment],
         kind: str,
         *,
+        keep: Callable[[Any], bool],
         extra: dict[str, Any] | None = None,
         inbox_user: str | None = None,
     ) -> Response:
-        """One page of ``items`` as a Listing, by ``limit``, ``after`` and ``before``."""
+        """One page of the items of ``pool`` (oldest first) that ``keep`` keeps, as a Listing,
+        by ``limit``, ``after`` and ``before``."""
         limit = _limit(request.args.get("limit"))
         before = request.args.get("before") or None
         after = request.args.get("after") or None
         site = request.host_url.rstrip("/")
-        newest_first = sorted(items, key=lambda item: item.number, reverse=True)
         page, newer, older = _page(
-            self._state, newest_first, kind, limit=limit, before=before, after=after
+            self._state, pool, keep, kind, limit=limit, before=before, after=after
         )
         if inbox_user is not None:
             children = [
@@ -1184,7 +1202,7 @@ class FakeReddit:
         sub = post.subreddit
         selftext = _gone_marker(post) or post.selftext
         permalink = _post_permalink(post)
-        num_comments = sum(1 for c in self._state.comments if c.post is post)
+        num_comments = self._state.comment_counts[post.number]
         return {
             "approved_at_utc": None,
             "subreddit": sub.display_name,
@@ -1297,7 +1315,7 @@ class FakeReddit:
         post = comment.post
         sub = post.subreddit
         post_permalink = _post_permalink(post)
-        num_comments = sum(1 for c in self._state.comments if c.post is post)
+        num_comments = self._state.comment_counts[post.number]
         body = _gone_marker(comment) or comment.body
         return {
             "subreddit_id": f"t5_{to_base36(sub.number)}",
@@ -1715,30 +1733,50 @@ def _removed_by_category(post: _Post) -> str | None:
 
 def _page(
     state: _State,
-    items: Sequence[Any],
+    pool: Sequence[Any],
+    keep: Callable[[Any], bool],
     kind: str,
     *,
     limit: int,
     before: str | None,
     after: str | None,
 ) -> tuple[list[Any], bool, bool]:
-    """One page of ``items`` (newest first), and whether newer and older items remain.
+    """One page of the kept items of ``pool`` (newest first), and whether newer and older
+    kept items remain. ``pool`` is in publication (id) order: the page is found from its
+    anchor by bisection, so a page costs the same however many items there are.
 
     Like reddit.com, an anchor that is unknown, of another kind, deleted or removed gives
     an empty listing (this is what stalls pollers that page with ``before=``).
     """
     anchor_name = after or before
     if anchor_name is None:
-        return list(items[:limit]), False, len(items) > limit
+        newest = _kept(pool, keep, range(len(pool) - 1, -1, -1), limit + 1)
+        return newest[:limit], False, len(newest) > limit
     anchor = state.by_fullname.get(anchor_name)
     if anchor is None or not anchor_name.startswith(f"{kind}_") or not anchor.visible:
         return [], False, False
     if after:
-        older = [item for item in items if item.number < anchor.number]
+        start = bisect.bisect_left(pool, anchor.number, key=_number) - 1
+        older = _kept(pool, keep, range(start, -1, -1), limit + 1)
         return older[:limit], False, len(older) > limit
-    newer = [item for item in items if item.number > anchor.number][::-1]  # nearest first
-    page = newer[:limit][::-1]
-    return page, len(newer) > limit, False
+    start = bisect.bisect_right(pool, anchor.number, key=_number)
+    newer = _kept(pool, keep, range(start, len(pool)), limit + 1)  # nearest first
+    return newer[:limit][::-1], len(newer) > limit, False
+
+
+def _kept(pool: Sequence[Any], keep: Callable[[Any], bool], at: range, most: int) -> list[Any]:
+    """Up to ``most`` items of ``pool`` that ``keep`` keeps, at the indexes ``at`` in order."""
+    found = []
+    for index in at:
+        if keep(pool[index]):
+            found.append(pool[index])
+            if len(found) == most:
+                break
+    return found
+
+
+def _number(item: _Post | _Comment) -> int:
+    return item.number
 
 
 def _post_permalink(post: _Post) -> str:
