@@ -208,6 +208,7 @@ class Publisher(threading.Thread):
         self._authors: set[str] = set()
 
     def run(self) -> None:
+        """Publish until stopped."""
         while not self._halt.wait(1 / self.rate):
             self.publish_one()
 
@@ -285,11 +286,13 @@ class Approver(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
+        """Approve the drafts every quarter of a second until stopped."""
         while not self._halt.wait(0.25):
             with contextlib.suppress(Exception):  # the database may be away for a moment
                 self.approve_drafts()
 
     def stop(self) -> None:
+        """Stop approving."""
         self._halt.set()
         if self.is_alive():
             self.join(timeout=30)
@@ -328,6 +331,7 @@ class Slot:
     read_up_to: int = 0  # how much of the current log a stage watch has read
 
     def start(self) -> DaemonProcess:
+        """Start the daemon (again), its log in a new file."""
         self.starts += 1
         log = self.logs / f"daemon-{self.index}.{self.starts}.log"
         self.process = start_daemon(self.config, log)
@@ -335,6 +339,7 @@ class Slot:
         return self.process
 
     def alive(self) -> bool:
+        """Whether its daemon runs."""
         return self.process is not None and self.process.process.poll() is None
 
     def new_lines(self) -> str:
@@ -395,6 +400,7 @@ class Report:
     )
 
     def cells(self) -> tuple[str, ...]:
+        """The row, as text."""
         return (
             self.name,
             str(self.processes),
@@ -612,9 +618,11 @@ class FaultWorld:
         self.approver.start()
 
     def live(self) -> list[Slot]:
+        """The slots whose daemon runs."""
         return [slot for slot in self.slots if slot.alive()]
 
     def pids(self) -> set[int]:
+        """The process ids of the running daemons."""
         return {slot.process.pid for slot in self.live() if slot.process is not None}
 
     def kill(self, stage: str) -> Kill:
@@ -684,9 +692,6 @@ class FaultWorld:
         return self.random.choice(live or self.slots), stage == "random", None
 
     # -- draining and checking -----------------------------------------------------------
-
-    def stop_publishing(self) -> None:
-        self.publisher.stop()
 
     def drain(self, *, timeout: float = 120.0) -> float:
         """Wait until the daemons have stored, classified and escalated every published item,
