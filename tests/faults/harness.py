@@ -730,6 +730,15 @@ class FaultWorld:
                 counts["replies unsent"] = session.scalar(
                     select(func.count(Reply.id)).where(Reply.status.in_(UNSETTLED))
                 )
+                # A killed daemon's sources are taken over once its leases run out.
+                last_kill = max((kill.at for kill in self.kills), default=None)
+                if last_kill is not None:
+                    counts["sources not polled since the last kill"] = session.scalar(
+                        select(func.count()).where(
+                            (SourceCursor.last_success_at.is_(None))
+                            | (SourceCursor.last_success_at <= last_kill)
+                        )
+                    )
         except OperationalError as exc:  # the database is away for a moment
             return f"database unavailable ({type(exc.orig).__name__})"
         counts["not stored"] = len(published - stored)
