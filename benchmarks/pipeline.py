@@ -22,9 +22,10 @@ sources polled once, before the first item is published.
 Reported per run: mentions/s ingested (stored), classified and escalated (each: mentions
 over the time from the first publication to the last one done), the alerts and their
 latency from publication of the mention that opened each alert to the webhook receiving it
-(p50, p95), each daemon's peak RSS and the database's size afterwards. With several runs
-of one backend and model, each run's classification rate is also shown against the
-first run's (the scaling).
+(p50, p95), each daemon's peak RSS, the database's size afterwards and the machine's
+1-minute load average at the start and the end (other work on the machine slows a run).
+With several runs of one backend and model, each run's classification rate is also shown
+against the first run's (the scaling).
 """
 
 from __future__ import annotations
@@ -316,6 +317,7 @@ class Run:
     rss_mb: list[float] = field(default_factory=list)
     database_mb: float = 0.0
     seconds: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load average, start and end
     notes: list[str] = field(default_factory=list)
 
 
@@ -476,6 +478,7 @@ def database_url(db: str, root: Path, pg_url: str) -> Iterator[str]:
 def run(args: argparse.Namespace, items: list[Item], processes: int, root: Path) -> Run:
     """One run: fakes, sinks, daemons, the stream; what it measured."""
     result = Run(args.db, processes, args.model, len(items))
+    load_at_start = os.getloadavg()[0]
     root.mkdir(parents=True, exist_ok=True)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # each daemon's inference threads
     with contextlib.ExitStack() as stack:
@@ -539,6 +542,7 @@ def run(args: argparse.Namespace, items: list[Item], processes: int, root: Path)
                 result.notes.append(f"stopped: no progress for 60 s ({now})")
                 break
         result.seconds = time.monotonic() - began
+        result.load = (load_at_start, os.getloadavg()[0])
         result.rss_mb = [peak_rss_mb(daemon.pid) for daemon in daemons]
         for daemon in daemons:
             daemon.stop()
@@ -587,6 +591,7 @@ def table(runs: list[Run]) -> str:
         "RSS MB (peak)",
         "db MB",
         "s",
+        "load",
     )
     rows = [header]
     base: dict[tuple[str, str], float] = {}
@@ -611,6 +616,7 @@ def table(runs: list[Run]) -> str:
                 "/".join(f"{mb:.0f}" for mb in run.rss_mb),
                 f"{run.database_mb:.1f}",
                 f"{run.seconds:.0f}",
+                f"{run.load[0]:.1f}-{run.load[1]:.1f}",
             )
         )
     widths = [max(len(row[n]) for row in rows) for n in range(len(header))]
