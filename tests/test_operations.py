@@ -20,6 +20,7 @@ from connectors.errors import TransientConnectorError
 from social_crm.alerts import service
 from social_crm.daemon import BlockedJobs, Daemon
 from social_crm.jobs import poll
+from social_crm.mentions.ingest import load_cursor
 
 from .clock import Clock
 from .scripted_connector import ScriptedConnector, ScriptedSettings
@@ -63,7 +64,10 @@ def test_a_failing_source_is_logged_at_a_steady_pace_and_raises_one_alert(
     caplog.clear()
     again = Daemon(settings, connectors={"c0": connector}, notifiers={"team": _Null()}, now=clock)
     again.start()
-    clock.now += 900
+    # Its first attempt comes when the backoff ends (900 s, jittered) and the lease is free.
+    with again.db.transaction() as session:
+        retry_at = load_cursor(session, "c0", "Brewly:all").retry_at
+    clock.now = max(clock.now + 900, (retry_at - clock.start).total_seconds() + 1)
     with caplog.at_level(logging.DEBUG, logger="social_crm"):
         poll(again.context, "c0")
     logged = [r.getMessage() for r in caplog.records if "c0/" in r.getMessage()]
