@@ -100,6 +100,14 @@ def delivery_key(alert_id: int, channel: str, level: int) -> str:
     return f"alert-{alert_id}-{KEY_UNSAFE.sub('_', channel)}-{level}"
 
 
+@dataclass(frozen=True, slots=True)
+class EscalationPass:
+    """What one batch of escalation did: the mentions it looked at, the alerts it opened."""
+
+    looked_at: int
+    opened: list[Alert]
+
+
 def escalate_pending(
     session: Session,
     config: EscalationConfig,
@@ -108,14 +116,26 @@ def escalate_pending(
     now: datetime | None = None,
     limit: int = 500,
 ) -> list[Alert]:
-    """Look at classified mentions not yet escalated; returns the alerts opened.
+    """Look at up to ``limit`` classified mentions not yet escalated; returns the alerts
+    opened (see :func:`escalate_batch`)."""
+    return escalate_batch(session, config, routing, now=now, limit=limit).opened
 
-    Mentions are taken oldest first and each is looked at once (``escalated_at``); on
-    PostgreSQL the rows are locked with SKIP LOCKED so several daemons share the work
-    without looking at one twice. The conversations (and authors) of the matching ones
-    are serialised with advisory locks, taken in one order, and an alert is locked while
-    a mention is counted in it: two daemons never open two alerts for one conversation,
-    nor lose a count.
+
+def escalate_batch(
+    session: Session,
+    config: EscalationConfig,
+    routing: Routing | Sequence[str],
+    *,
+    now: datetime | None = None,
+    limit: int = 500,
+) -> EscalationPass:
+    """Look at up to ``limit`` classified mentions not yet escalated, oldest first.
+
+    Each mention is looked at once (``escalated_at``); on PostgreSQL the rows are locked
+    with SKIP LOCKED so several daemons share the work without looking at one twice. The
+    conversations (and authors) of the matching ones are serialised with advisory locks,
+    taken in one order, and an alert is locked while a mention is counted in it: two
+    daemons never open two alerts for one conversation, nor lose a count.
     """
     if not isinstance(routing, Routing):
         routing = Routing.single(routing)
@@ -153,7 +173,7 @@ def escalate_pending(
         if alert is not None:
             opened.append(alert)
     session.flush()
-    return opened
+    return EscalationPass(looked_at=len(mentions), opened=opened)
 
 
 def thread_key(mention: MentionRecord) -> str:
