@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from social_crm.alerts.enums import AlertKind, AlertStatus
 from social_crm.alerts.models import Alert
@@ -154,10 +155,10 @@ def escalate_batch(
         .limit(limit)
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
+    _mark_escalated(session, mentions, now)
     rules = config.effective_rules
     matched: list[tuple[MentionRecord, EscalationRule]] = []
     for mention in mentions:
-        mention.escalated_at = now
         if mention.deleted_at is not None:
             continue
         facts = Facts.of(mention)
@@ -174,6 +175,20 @@ def escalate_batch(
             opened.append(alert)
     session.flush()
     return EscalationPass(looked_at=len(mentions), opened=opened)
+
+
+def _mark_escalated(session: Session, mentions: Sequence[MentionRecord], now: datetime) -> None:
+    """Set ``escalated_at`` on ``mentions``: one UPDATE per 500, not one flushed per object."""
+    ids = [mention.id for mention in mentions]
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(MentionRecord)
+            .where(MentionRecord.id.in_(ids[start : start + 500]))
+            .values(escalated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    for mention in mentions:
+        set_committed_value(mention, "escalated_at", now)
 
 
 def thread_key(mention: MentionRecord) -> str:

@@ -2,7 +2,8 @@
 
 Each delivery (one alert, one channel, one level; or one digest) goes through three steps:
 
-1. **Claim**, in its own committed transaction: the row moves from ``pending`` (and due)
+1. **Claim**, in a committed transaction of its own (with the next due rows, up to
+   :data:`CLAIM_BATCH`): the row moves from ``pending`` (and due)
    to ``sending`` with ``lease_until = now + alerts.lease_seconds`` and one more attempt.
    The claim is a conditional UPDATE, and on PostgreSQL the candidate row is picked with
    ``SELECT ... FOR UPDATE SKIP LOCKED``, so two daemons never claim the same row.
@@ -29,8 +30,8 @@ time its channel delivers anything, it goes back to pending, once (``retried_at`
 fresh attempt budget and its key; ``social-crm alerts resend ID`` queues an alert's
 deliveries again by hand (:func:`requeue`).
 
-A channel that keeps failing only delays its own rows: every row is claimed, sent and
-recorded on its own, and once a channel has failed in a pass of :func:`deliver_due`, its
+A channel that keeps failing only delays its own rows: every row is sent and recorded on
+its own, and once a channel has failed in a pass of :func:`deliver_due`, its
 other due rows wait for the next pass. So a dead or slow channel (one that times out)
 costs the others at most one failed send per pass, not one per waiting row.
 """
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,6 +65,11 @@ LOGGER = logging.getLogger(__name__)
 Composer = Callable[[Session, Delivery], Message]
 
 
+# Due rows claimed together, in one transaction: the first of them is sent at once, the
+# last after the sends before it.
+CLAIM_BATCH = 10
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """A row this process may send: it holds the lease for ``attempt``."""
@@ -72,6 +79,8 @@ class Claim:
     channel: str
     attempt: int
     message: Message
+    # The row's status, lease and last attempt before the claim, to give it back unsent.
+    before: tuple[str, datetime | None, datetime | None]
 
 
 def _claimable(now: datetime) -> object:
@@ -100,93 +109,137 @@ def deliver_due(
     now: datetime | None = None,
     limit: int = 100,
 ) -> DeliveryPass:
-    """Try up to ``limit`` due deliveries, one at a time; returns what was sent and failed.
+    """Try up to ``limit`` due deliveries, each sent and recorded on its own; returns what
+    was sent and failed.
 
-    ``compose`` builds each claimed row's message (see :data:`Composer`).
-
-    A channel that fails is left alone for the rest of this pass: its other due rows are
-    not claimed (nor counted as attempts) until the next pass.
+    ``compose`` builds each claimed row's message (see :data:`Composer`). Rows are claimed
+    up to :data:`CLAIM_BATCH` at a time. A channel that fails is left alone for the rest
+    of this pass: its other due rows are not claimed (those claimed with the failed one are
+    given back as they were), nor counted as attempts, until the next pass. A claimed row
+    whose lease is half over before its turn is given back too, and claimed again.
     """
-    sent = failed = 0
+    sent = failed = looked_at = 0
     failing: dict[str, int] = {}
     working: set[str] = set()  # channels that delivered in this pass (and revived their rows)
-    for _ in range(limit):
-        claim = claim_next(db, policy, compose=compose, now=now, skip=failing)
-        if claim is None:
+    while looked_at < limit:
+        batch = min(CLAIM_BATCH, limit - looked_at)
+        claimed_at = time.monotonic()
+        claims = claim_due(db, policy, compose=compose, now=now, skip=failing, limit=batch)
+        if claims is None:
             break
-        if claim is False:
-            continue  # held for quiet hours, or taken by another daemon
-        error = _send(claim, notifiers)
-        record(
-            db,
-            claim,
-            policy,
-            error=error,
-            notifier_missing=claim.channel not in notifiers,
-            revive=claim.channel not in working,
-        )
-        if error is None:
-            working.add(claim.channel)
-            sent += 1
-        else:
-            failed += 1
-            failing[claim.channel] = failing.get(claim.channel, 0) + 1
+        looked_at += batch if len(claims) < batch else len(claims)
+        for claim in claims:
+            late = time.monotonic() - claimed_at > policy.lease_seconds / 2
+            if claim.channel in failing or late:
+                release(db, claim)
+                continue
+            error = _send(claim, notifiers)
+            record(
+                db,
+                claim,
+                policy,
+                error=error,
+                notifier_missing=claim.channel not in notifiers,
+                revive=claim.channel not in working,
+            )
+            if error is None:
+                working.add(claim.channel)
+                sent += 1
+            else:
+                failed += 1
+                failing[claim.channel] = failing.get(claim.channel, 0) + 1
     return DeliveryPass(sent=sent, failed=failed, failed_by_channel=failing)
 
 
-def claim_next(
+def claim_due(
     db: Database,
     policy: AlertsConfig,
     *,
     compose: Composer,
     now: datetime | None = None,
     skip: Collection[str] = (),
-) -> Claim | None | bool:
-    """Lease the next due row of a channel not in ``skip`` and build its message.
+    limit: int = 1,
+) -> list[Claim] | None:
+    """Lease up to ``limit`` due rows of channels not in ``skip``, in one transaction, and
+    build their messages.
 
-    None: nothing is due; False: a row was looked at but not claimed (held for quiet
-    hours, or taken by another daemon).
+    None: nothing is due. The list leaves out the rows looked at but not claimed (held
+    for quiet hours, or taken by another daemon).
     """
     now = now or utcnow()
     with db.transaction() as session:
         query = select(Delivery).where(_claimable(now))
         if skip:
             query = query.where(Delivery.channel.not_in(sorted(skip)))
-        row = session.scalar(
+        rows = session.scalars(
             query.order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=True)
-        )
-        if row is None:
+        ).all()
+        if not rows:
             return None
-        message = compose(session, row)
-        severity = message.severity if isinstance(message, AlertMessage) else None
-        hold = held_until(policy.quiet_hours, severity, now)
-        if hold is not None:
-            row.next_attempt_at = hold
-            LOGGER.info("delivery %s held for quiet hours until %s", row.idempotency_key, hold)
-            return False
-        # Conditional: on SQLite (no row locks) a second process finds nothing to update.
-        taken = session.execute(
+        lease_until = now + timedelta(seconds=policy.lease_seconds)
+        claims = []
+        for row in rows:
+            message = compose(session, row)
+            severity = message.severity if isinstance(message, AlertMessage) else None
+            hold = held_until(policy.quiet_hours, severity, now)
+            if hold is not None:
+                row.next_attempt_at = hold
+                LOGGER.info("delivery %s held for quiet hours until %s", row.idempotency_key, hold)
+                continue
+            # Conditional: on SQLite (no row locks) a second process finds nothing to update.
+            taken = session.execute(
+                update(Delivery)
+                .where(Delivery.id == row.id, _claimable(now))
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    lease_until=lease_until,
+                    attempts=Delivery.attempts + 1,
+                    last_attempt_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:
+                continue
+            if row.status == DeliveryStatus.SENDING:
+                LOGGER.warning(
+                    "delivery %s was left sending (lease ran out): sending again with the same key",
+                    row.idempotency_key,
+                )
+            claims.append(
+                Claim(
+                    row.id,
+                    row.alert_id,
+                    row.channel,
+                    (row.attempts or 0) + 1,
+                    message,
+                    before=(row.status, row.lease_until, row.last_attempt_at),
+                )
+            )
+        return claims
+
+
+def release(db: Database, claim: Claim) -> None:
+    """Give back a claimed row that was not sent, as it was before the claim: no attempt
+    is counted. Nothing changes if this process no longer holds its lease."""
+    status, lease_until, last_attempt_at = claim.before
+    with db.transaction() as session:
+        session.execute(
             update(Delivery)
-            .where(Delivery.id == row.id, _claimable(now))
+            .where(
+                Delivery.id == claim.delivery_id,
+                Delivery.status == DeliveryStatus.SENDING,
+                Delivery.attempts == claim.attempt,
+            )
             .values(
-                status=DeliveryStatus.SENDING,
-                lease_until=now + timedelta(seconds=policy.lease_seconds),
-                attempts=Delivery.attempts + 1,
-                last_attempt_at=now,
+                status=status,
+                lease_until=lease_until,
+                attempts=Delivery.attempts - 1,
+                last_attempt_at=last_attempt_at,
             )
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount != 1:
-            return False
-        attempt = (row.attempts or 0) + 1
-        if row.status == DeliveryStatus.SENDING:
-            LOGGER.warning(
-                "delivery %s was left sending (lease ran out): sending again with the same key",
-                row.idempotency_key,
-            )
-        return Claim(row.id, row.alert_id, row.channel, attempt, message)
 
 
 def _send(claim: Claim, notifiers: Mapping[str, Notifier]) -> DeliveryError | None:
