@@ -27,7 +27,16 @@ from social_crm.delivery.messages import (
 )
 from social_crm.delivery.models import Delivery
 from social_crm.delivery.safe import POST_LIMIT, one_line, post_text, safe_link
-from social_crm.mentions.models import MentionRecord
+from social_crm.mentions.models import AuthorRecord, MentionRecord
+
+# What an alert's message reads, loaded with the alert in one query.
+MESSAGE_LOADS = (
+    joinedload(Alert.first_mention)
+    .joinedload(MentionRecord.author)
+    .joinedload(AuthorRecord.customer),
+    joinedload(Alert.first_mention).joinedload(MentionRecord.sentiment),
+    joinedload(Alert.last_mention).joinedload(MentionRecord.author),
+)
 
 
 def withheld(visibility: str | None, *, private_channel: bool) -> bool:
@@ -68,7 +77,7 @@ def compose(
             idempotency_key=row.idempotency_key,
             alerts_url=f"{base_url}/alerts?status={AlertStatus.OPEN}" if base_url else "",
         )
-    alert = session.get(Alert, row.alert_id)
+    alert = session.get(Alert, row.alert_id, options=MESSAGE_LOADS)
     assert alert is not None, "an alert delivery always has its alert"
     return alert_message(
         alert,
