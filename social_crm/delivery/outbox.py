@@ -272,29 +272,32 @@ def record(
     (:func:`retry_given_up`); a pass does it at its channel's first success only.
     """
     now = now or utcnow()
+    leased = and_(
+        Delivery.id == claim.delivery_id,
+        Delivery.status == DeliveryStatus.SENDING,
+        Delivery.attempts == claim.attempt,
+    )
+    what = f"alert {claim.alert_id}" if claim.alert_id else "digest"
     with db.transaction() as session:
-        row = session.scalar(
-            select(Delivery)
-            .where(
-                Delivery.id == claim.delivery_id,
-                Delivery.status == DeliveryStatus.SENDING,
-                Delivery.attempts == claim.attempt,
+        if error is None:
+            done = session.execute(
+                update(Delivery)
+                .where(leased)
+                .values(status=DeliveryStatus.SENT, sent_at=now, last_error=None, lease_until=None)
+                .execution_options(synchronize_session=False)
             )
-            .with_for_update()
-        )
+            if done.rowcount != 1:
+                _lease_lost(claim)
+                return
+            LOGGER.info("%s delivered to %s", what, claim.channel)
+            if revive:
+                retry_given_up(session, claim.channel, now=now)
+            return
+        row = session.scalar(select(Delivery).where(leased).with_for_update())
         if row is None:
-            LOGGER.warning(
-                "delivery %d: lease lost before its outcome was stored", claim.delivery_id
-            )
+            _lease_lost(claim)
             return
         row.lease_until = None
-        what = f"alert {claim.alert_id}" if claim.alert_id else "digest"
-        if error is None:
-            row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
-            LOGGER.info("%s delivered to %s", what, row.channel)
-            if revive:
-                retry_given_up(session, row.channel, now=now)
-            return
         row.last_error = str(error)
         if row.attempts >= policy.max_attempts or notifier_missing:
             row.status = DeliveryStatus.FAILED
@@ -319,6 +322,11 @@ def record(
             delay,
             error,
         )
+
+
+def _lease_lost(claim: Claim) -> None:
+    """Say that a send's outcome was not stored: another claim of the row came first."""
+    LOGGER.warning("delivery %d: lease lost before its outcome was stored", claim.delivery_id)
 
 
 def retry_given_up(session: Session, channel: str, *, now: datetime) -> int:

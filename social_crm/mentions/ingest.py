@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -125,22 +126,35 @@ def _add(
 ) -> int:
     """Add ``mentions`` (new ones) with their authors; returns how many were added.
 
-    ``one_by_one``: each in its own SAVEPOINT, so one the database refuses is kept in
-    ``skipped_items`` (for ``source``: connector and source key) and the others are stored.
+    Together: the authors first (one flush gives the new ones their ids), then the
+    mentions in one multi-row INSERT. ``one_by_one``: each in its own SAVEPOINT, so one the
+    database refuses is kept in ``skipped_items`` (for ``source``: connector and source
+    key) and the others are stored.
     """
     authors = _stored_authors(session, mentions)
     threads = _stored_threads(session, mentions)  # native id -> thread, the batch's included
+    if not one_by_one:
+        for mention in mentions:
+            key = (mention.network, mention.author.handle)
+            authors[key] = _upsert_author(session, mention.author, authors.get(key))
+        session.flush()
+        rows = []
+        for mention in mentions:
+            row = _row(mention, authors[(mention.network, mention.author.handle)].id, threads)
+            threads[(mention.network, mention.native_id)] = row["thread_id"]
+            rows.append(row)
+        if rows:
+            session.execute(insert(MentionRecord), rows)
+        return len(rows)
     added = 0
     for mention in mentions:
-        if not one_by_one:
-            threads[(mention.network, mention.native_id)] = _add_one(
-                session, mention, authors, threads
-            ).thread_id
-            added += 1
-            continue
         try:
             with session.begin_nested():
-                record = _add_one(session, mention, authors, threads)
+                key = (mention.network, mention.author.handle)
+                author = authors[key] = _upsert_author(session, mention.author, authors.get(key))
+                session.flush()
+                row = _row(mention, author.id, threads)
+                session.add(MentionRecord(**row))
                 session.flush()
         except OperationalError:
             raise
@@ -149,24 +163,10 @@ def _add(
             authors = _stored_authors(session, mentions)
             skip(session, *source, _skipped(mention, exc))
             continue
-        threads[(mention.network, mention.native_id)] = record.thread_id
+        threads[(mention.network, mention.native_id)] = row["thread_id"]
         added += 1
     session.flush()
     return added
-
-
-def _add_one(
-    session: Session,
-    mention: Mention,
-    authors: dict[tuple[str, str], AuthorRecord],
-    threads: dict[tuple[str, str], str],
-) -> MentionRecord:
-    key = (mention.network, mention.author.handle)
-    author = authors.get(key)
-    author = authors[key] = _upsert_author(session, mention.author, author)
-    record = _record(mention, author, threads)
-    session.add(record)
-    return record
 
 
 def skip(session: Session, connector: str, source_key: str, item: Skipped) -> None:
@@ -321,32 +321,32 @@ def _upsert_author(session: Session, author: Author, record: AuthorRecord | None
     return record
 
 
-def _record(
-    mention: Mention, author: AuthorRecord, threads: dict[tuple[str, str], str]
-) -> MentionRecord:
+def _row(mention: Mention, author_id: int, threads: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """The ``mentions`` row of a new mention by the stored author ``author_id``."""
     thread_id = mention.thread_id
     if mention.parent_id:
         # A reply to a stored reply (or to one earlier in the same batch) belongs to the
         # conversation its parent belongs to.
         thread_id = threads.get((mention.network, mention.parent_id)) or thread_id
-    return MentionRecord(
-        network=mention.network,
-        native_id=mention.native_id,
-        brand=mention.brand,
-        source=mention.source,
-        url=storable(mention.url, MentionRecord.url),
-        author=author,
-        text=storable(mention.text),
-        language=mention.language,
-        visibility=mention.visibility,
-        kind=mention.kind,
-        thread_id=thread_id,
-        parent_id=mention.parent_id,
-        locator=mention.locator,
-        community=storable(mention.community, MentionRecord.community)
+    return {
+        "network": mention.network,
+        "native_id": mention.native_id,
+        "brand": mention.brand,
+        "source": mention.source,
+        "url": storable(mention.url, MentionRecord.url),
+        "author_id": author_id,
+        "text": storable(mention.text),
+        "language": mention.language,
+        "visibility": mention.visibility,
+        "kind": mention.kind,
+        "thread_id": thread_id,
+        "parent_id": mention.parent_id,
+        "locator": mention.locator,
+        "community": storable(mention.community, MentionRecord.community)
         if mention.community
         else None,
-        reach=mention.reach,
-        created_at=mention.created_at,
-        edited_at=mention.edited_at,
-    )
+        "reach": mention.reach,
+        "created_at": mention.created_at,
+        "edited_at": mention.edited_at,
+        "ingested_at": utcnow(),
+    }
