@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from sentiment import LABELS, Classifier, Sentiment
@@ -27,8 +27,8 @@ def classify_pending(session: Session, classifier: Classifier, *, limit: int) ->
     labels go in with ON CONFLICT DO NOTHING: the first label stays, nothing fails.
     """
     labelled = exists().where(SentimentRecord.mention_id == MentionRecord.id)
-    mentions = session.scalars(
-        select(MentionRecord)
+    mentions = session.execute(
+        select(MentionRecord.id, MentionRecord.text, MentionRecord.language)
         .where(
             ~labelled,
             # Their text is gone for good (erased, or cleared by retention): nothing to read.
@@ -37,18 +37,20 @@ def classify_pending(session: Session, classifier: Classifier, *, limit: int) ->
         )
         .order_by(MentionRecord.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
     if not mentions:
         return 0
     rows = []
-    for mention, sentiment in zip(
+    detected = []
+    for (mention_id, _text, language), sentiment in zip(
         mentions, classifier.classify([m.text for m in mentions]), strict=True
     ):
-        mention.language = sentiment.language or mention.language
+        if sentiment.language and sentiment.language != language:
+            detected.append({"id": mention_id, "language": sentiment.language})
         rows.append(
             {
-                "mention_id": mention.id,
+                "mention_id": mention_id,
                 "label": sentiment.label,
                 "confidence": sentiment.confidence,
                 "negative": sentiment.scores["negative"],
@@ -58,6 +60,8 @@ def classify_pending(session: Session, classifier: Classifier, *, limit: int) ->
                 "uncertain": sentiment.uncertain,
             }
         )
+    if detected:
+        session.execute(update(MentionRecord), detected)
     session.execute(insert_ignoring_duplicates(session, SentimentRecord), rows)
     session.flush()
     return len(mentions)
