@@ -333,7 +333,8 @@ def _add_mention(
         return  # counted when the crisis was measured
     alert.mention_count += 1
     if alert.last_mention_at is None or mention.created_at >= alert.last_mention_at:
-        alert.last_mention, alert.last_mention_at = mention, mention.created_at
+        alert.last_mention_id, alert.last_mention_at = mention.id, mention.created_at
+        set_committed_value(alert, "last_mention", mention)
     if (
         alert.kind != AlertKind.MENTION
         or Severity(rule.severity).rank <= Severity(alert.severity).rank
@@ -441,8 +442,9 @@ def open_alert(
         level=level,
         opened_at=now,
         escalated_at=now,
-        first_mention=first_mention,
-        last_mention=first_mention,
+        # By id: the mention is stored already, and the flush need not walk its objects.
+        first_mention_id=first_mention.id if first_mention else None,
+        last_mention_id=first_mention.id if first_mention else None,
         last_mention_at=first_mention.created_at if first_mention else None,
         author_id=first_mention.author_id if first_mention else None,
         mention_count=mention_count if mention_count is not None else int(bool(first_mention)),
@@ -451,6 +453,8 @@ def open_alert(
     )
     session.add(alert)
     session.flush()  # the id goes into the deliveries' idempotency keys
+    set_committed_value(alert, "first_mention", first_mention)
+    set_committed_value(alert, "last_mention", first_mention)
     digest = level == 0 and routing.wants_digest(severity)
     queue_deliveries(alert, routing, range(0, level + 1), now=now, digest=digest)
     session.flush()
