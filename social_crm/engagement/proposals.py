@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from social_crm.alerts.rules import keyword_pattern
@@ -98,9 +98,12 @@ def propose_pending(
     by_name = {brand.name: brand for brand in brands}
     # A rule matches only mentions of its sentiments: the others need no look at their author.
     labels = {label for rule in config.rules for label in rule.sentiment}
+    if mentions:  # each looked at once: one multi-row INSERT for the whole batch
+        session.execute(
+            insert(ReplyScan), [{"mention_id": m.id, "scanned_at": now} for m in mentions]
+        )
     proposed = []
     for mention in mentions:
-        session.add(ReplyScan(mention_id=mention.id, scanned_at=now))
         if (
             mention.sentiment is None
             or mention.sentiment.label not in labels
