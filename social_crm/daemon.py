@@ -33,7 +33,7 @@ from social_crm.db import Database, failure, heartbeats, sole_daemon
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
 from social_crm.errors import ConfigError, DatabaseUnavailable, SocialCrmError
-from social_crm.jobs import CONNECTOR_JOBS, CONNECTORS, JOBS, WORKERS, JobContext, cluster, poll
+from social_crm.jobs import CONNECTOR_JOBS, JOBS, JobContext, cluster, poll
 from social_crm.mentions import sources
 
 LOGGER = logging.getLogger(__name__)
@@ -421,11 +421,10 @@ class Daemon:
             raise _StopDuringStartUp
 
     def _scheduler(self) -> BackgroundScheduler:
-        """Every job on its own timer, jittered, on its worker's thread; per-connector jobs
-        once per connector."""
+        """Every job on its own timer, jittered; per-connector jobs once per connector."""
         ctx, jitter = self.context, self.settings.scheduler.jitter_seconds
         scheduler = BackgroundScheduler(
-            executors={worker: ThreadPoolExecutor(max_workers=1) for worker in WORKERS},
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
@@ -445,7 +444,6 @@ class Daemon:
                     "interval",
                     args=[ctx, connector_job, name],
                     id=f"{connector_job.name}:{name}",
-                    executor=CONNECTORS,
                     seconds=connector_job.interval(self.settings, name),
                     jitter=jitter,
                     **({"next_run_time": now} if connector_job.at_start else {}),
@@ -456,7 +454,6 @@ class Daemon:
                 "interval",
                 args=[ctx, job],
                 id=job.name,
-                executor=job.worker,
                 seconds=job.interval(self.settings),
                 jitter=jitter,
                 next_run_time=now + timedelta(seconds=offset * 0.1),

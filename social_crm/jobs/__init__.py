@@ -3,11 +3,6 @@
 A job is a function of a `JobContext` (per-connector jobs also take the connector's name)
 that returns how many things it did. `JOBS` lists them in the order one pass runs them;
 a job with several steps runs them in order, each in its own transaction.
-
-A daemon runs each worker's jobs one at a time, and its workers side by side: the jobs
-that use the connectors (polls, refreshes, replies) on one, the deliveries on another and
-the rest of the pipeline on a third. So a slow network or channel holds up only its own
-worker, and the waits for one overlap with the work of the others.
 """
 
 from __future__ import annotations
@@ -34,12 +29,8 @@ from social_crm.jobs.spikes import check_spikes
 from social_crm.mentions.sources import pacing_bounds
 
 __all__ = [
-    "CONNECTORS",
     "CONNECTOR_JOBS",
-    "DELIVERY",
     "JOBS",
-    "PIPELINE",
-    "WORKERS",
     "ConnectorJob",
     "Job",
     "JobContext",
@@ -60,13 +51,6 @@ __all__ = [
 ]
 
 
-# The workers of a daemon (see the module's docstring).
-PIPELINE = "pipeline"
-CONNECTORS = "connectors"
-DELIVERY = "delivery"
-WORKERS = (PIPELINE, CONNECTORS, DELIVERY)
-
-
 @dataclass(frozen=True, slots=True)
 class Job:
     """A periodic job: its steps run in order every ``interval(settings)`` seconds."""
@@ -76,12 +60,11 @@ class Job:
     interval: Callable[[Settings], float]
     # Run by one daemon of a cluster at a time, under the named lease `name` (jobs.cluster).
     once_per_cluster: bool = False
-    worker: str = PIPELINE  # the one of WORKERS that runs it
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectorJob:
-    """A periodic job run for each connector on its own timer, by the CONNECTORS worker."""
+    """A periodic job run for each connector on its own timer."""
 
     name: str
     run: Callable[[JobContext, str], int]
@@ -124,7 +107,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job("digest", (build_digests,), lambda _s: DIGEST_CHECK_SECONDS, once_per_cluster=True),
     Job("score", (score,), lambda s: s.scheduler.score_interval_seconds, once_per_cluster=True),
-    Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds, worker=DELIVERY),
-    Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds, worker=CONNECTORS),
+    Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds),
+    Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds),
     Job("retention", (retention,), lambda _s: RETENTION_INTERVAL_SECONDS, once_per_cluster=True),
 )
