@@ -117,6 +117,25 @@ def test_email_and_webhook_carry_the_alert_a_stable_key_and_a_valid_signature(
     assert Webhook(SECRET).verify(request.body, headers) == payload
 
 
+def test_alert_emails_share_one_smtp_session_and_one_the_server_dropped_is_replaced(
+    db: Database, webhook: WebhookSink
+) -> None:
+    with SmtpSink() as smtp:
+        config = policy(smtp, webhook)
+        notifiers = build_notifiers(config.channels)
+        store(db, *[(post(f"t3_{n}", author=f"user{n}"), ANGRY) for n in range(3)])
+        escalate(db, routing=Routing.single(["team"]))
+        assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(sent=3, failed=0)
+        assert len(smtp.messages) == 3 and len(set(smtp.peers)) == 1
+    # The server restarts: the session kept open is gone.
+    with SmtpSink(port=smtp.port) as restarted:
+        store(db, (post("t3_later", author="late"), ANGRY))
+        escalate(db, routing=Routing.single(["team"]))
+        assert deliver_due(db, notifiers, config, compose=compose) == DeliveryPass(sent=1, failed=0)
+        assert len(restarted.messages) == 1  # sent once, on a new session
+    assert len(smtp.messages) == 3
+
+
 def test_signatures_match_the_standard_webhooks_published_test_vector() -> None:
     # From the specification's reference libraries (standard-webhooks, test_sign_function).
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import smtplib
+import threading
+import time
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -27,11 +29,22 @@ def message_id(idempotency_key: str, sender: str) -> str:
 
 
 class EmailNotifier:
-    """Sends each alert as one plain-text email to the channel's recipients."""
+    """Sends each alert as one plain-text email to the channel's recipients.
+
+    One SMTP session is kept between sends: a message sent within ``KEEP_SECONDS`` of the
+    last one goes through it once the server answered a NOOP; an older or broken session is
+    closed and a new one opened, so no message is ever sent twice.
+    """
+
+    # How long an unused SMTP session is kept (servers drop idle ones after some minutes).
+    KEEP_SECONDS = 30.0
 
     def __init__(self, channel: EmailChannel) -> None:
         self.name = channel.name
         self._channel = channel
+        self._lock = threading.Lock()
+        self._smtp: smtplib.SMTP | None = None
+        self._used_at = 0.0  # time.monotonic() of the session's last send
 
     def build(self, message: Message) -> EmailMessage:
         """The email for ``message``: one-line subject, text/plain UTF-8 body, stable Message-ID."""
@@ -54,12 +67,43 @@ class EmailNotifier:
         """Send the alert email; DeliveryError on any SMTP or network failure."""
         channel = self._channel
         email = self.build(message)
-        try:
-            with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds) as smtp:
-                if channel.starttls:
-                    smtp.starttls()
-                if channel.username and channel.password:
-                    smtp.login(channel.username, channel.password.get_secret_value())
+        with self._lock:
+            try:
+                smtp = self._session()
                 smtp.send_message(email)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"email to {channel.host}:{channel.port} failed: {exc}") from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise DeliveryError(
+                    f"email to {channel.host}:{channel.port} failed: {exc}"
+                ) from exc
+            self._used_at = time.monotonic()
+
+    def _session(self) -> smtplib.SMTP:
+        """The kept SMTP session if it is recent and answers, else a new one."""
+        smtp = self._smtp
+        if smtp is not None:
+            if time.monotonic() - self._used_at <= self.KEEP_SECONDS:
+                try:
+                    if smtp.noop()[0] == 250:
+                        return smtp
+                except (smtplib.SMTPException, OSError):
+                    pass
+            self._drop()
+        channel = self._channel
+        smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds)
+        self._smtp = smtp
+        if channel.starttls:
+            smtp.starttls()
+        if channel.username and channel.password:
+            smtp.login(channel.username, channel.password.get_secret_value())
+        return smtp
+
+    def _drop(self) -> None:
+        """Close the kept session, politely if the server still listens."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()

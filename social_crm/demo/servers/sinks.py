@@ -31,18 +31,21 @@ def free_port() -> int:
 class SmtpSink:
     """An SMTP server on 127.0.0.1 that keeps every message it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int | None = None) -> None:
+        """``port``: the one to listen on (default: a free one)."""
         for name in SMTP_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
         self.messages: list[Message] = []
+        self.peers: list[tuple[str, int]] = []  # the client's address of each message's session
         self._lock = threading.Lock()
-        self.port = free_port()
+        self.port = port or free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         """aiosmtpd's hook: keep the message."""
         with self._lock:
             self.messages.append(message_from_bytes(envelope.content))
+            self.peers.append(tuple(session.peer[:2]))
         return "250 Message accepted for delivery"
 
     def start(self) -> Self:
