@@ -245,7 +245,7 @@ class DefaultClassifier:
             LOGGER.warning("%s; running the sentiment model with torch instead", exc)
             return None
         base_dir = base_dir or base_model_dir()
-        key = onnx_backend.cache_key(model_dir, base_dir)
+        key = onnx_backend.cache_key(model_dir, base_dir.name, [BASE_PACKAGE])
 
         def merged() -> nn.Module:
             return load_merged(model_dir, base_dir)[1]

