@@ -1,6 +1,7 @@
 """Posts/s through ``social-crm classify`` per language, against a roberta-base-sized model.
 
     python benchmarks/classify_speed.py [--posts 2000] [--repeats 3] [--threads 2]
+                                        [--model default|multilingual]
 
 End to end, as a user runs it: ``social-crm classify --model default --file F`` in its own
 process, language detection, routing, tokenisation, the int8 ONNX models and the JSON
@@ -54,12 +55,12 @@ def dutch_posts(count: int) -> list[str]:
     return (posts * (count // max(1, len(posts)) + 1))[:count]
 
 
-def seconds(path: Path, threads: int) -> float:
-    """Wall time of one ``social-crm classify --file path`` process."""
+def seconds(path: Path, threads: int, model: str) -> float:
+    """Wall time of one ``social-crm classify --model model --file path`` process."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()
     subprocess.run(
-        [*CLI, "classify", "--model", "default", "--file", str(path)],
+        [*CLI, "classify", "--model", model, "--file", str(path)],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -96,6 +97,7 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default="default", help="sentiment.model: default, multilingual")
     args = parser.parse_args()
     try:
         english = read_split(TWEETEVAL_DIR, "val")[0][: args.posts]
@@ -109,22 +111,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         one = Path(scratch) / "one.txt"
         one.write_text("warm up\n", encoding="utf-8")
-        seconds(one, args.threads)  # builds the cached models on a fresh machine
+        seconds(one, args.threads, args.model)  # builds the cached models on a fresh machine
         for name, texts in sets.items():
             path = Path(scratch) / f"{name}.txt"
             flat = [" ".join(text.split()) for text in texts]
             path.write_text("\n".join(flat) + "\n", encoding="utf-8")
             rates = []
             for _ in range(args.repeats):
-                startup = seconds(one, args.threads)
-                rates.append((len(flat) - 1) / max(1e-9, seconds(path, args.threads) - startup))
+                startup = seconds(one, args.threads, args.model)
+                elapsed = seconds(path, args.threads, args.model) - startup
+                rates.append((len(flat) - 1) / max(1e-9, elapsed))
             rate = statistics.median(rates)
             chars = statistics.mean(len(text) for text in flat)
             share = detection_ms(flat) / (1000 / rate)
             rows[name] = (len(flat), chars, rate, share)
             print(f"{name}: {rate:.0f} posts/s", flush=True)
     roberta = roberta_rate(english, args.threads)
-    print(f"\nposts/s through social-crm classify ({args.threads} threads)")
+    print(f"\nposts/s through social-crm classify --model {args.model} ({args.threads} threads)")
     print(f"{'posts':<10}{'count':>7}{'chars':>7}{'posts/s':>9}{'detection':>11}{'/ roberta':>11}")
     for name, (count, chars, rate, share) in rows.items():
         ratio = f"{rate / roberta:.1f}x"

@@ -11,12 +11,15 @@ __all__ = ["DEFAULT_MODEL", "LABELS", "Classifier", "ModelError", "Sentiment", "
 # The fine-tuned MiniLM shipped in sentiment/model for English, and the fine-tuned
 # multilingual-e5-small in sentiment/model/e5 for every other language.
 DEFAULT_MODEL = "default"
+# The multilingual model alone, for posts in every language.
+MULTILINGUAL_MODEL = "multilingual"
 
 
 def load_classifier(
     model: str, *, batch_size: int = 32, uncertain_below: float = 0.5
 ) -> Classifier:
-    """``default``, ``lexicon`` (VADER) or a transformers model, behind language detection.
+    """``default``, ``multilingual``, ``lexicon`` (VADER) or a transformers model, behind
+    language detection.
 
     ``default`` routes English and undetected posts to the bundled MiniLM and every other
     language to the fine-tuned multilingual-e5-small (see sentiment.routing); any other
@@ -38,10 +41,15 @@ def load_classifier(
             E5Classifier(),
             uncertain_below=uncertain_below,
         )
-    if model == "lexicon":
+    if model == MULTILINGUAL_MODEL:
+        from sentiment.e5 import E5Classifier
+
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        english: Classifier = E5Classifier()
+    elif model == "lexicon":
         from sentiment.lexicon import LexiconClassifier
 
-        english: Classifier = LexiconClassifier()
+        english = LexiconClassifier()
     else:
         from sentiment.transformer import TransformerClassifier
 
