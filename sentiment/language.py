@@ -25,14 +25,21 @@ _detector: Any = None
 
 
 def detector() -> Any:
-    """The lingua detector for LANGUAGES, built once per process (about 1 s, ~100 MB)."""
+    """The lingua detector for LANGUAGES, built once per process.
+
+    Low-accuracy mode (trigrams only) takes about 0.08 ms a post against 1.25 ms for the
+    full mode, a few percent of the time a post's classification takes, and it routed
+    posts as well or better on the validation sets: English or not was right for 99.4 %
+    of TweetEval, 96 % of UMSAB German (91 % in full mode) and 92 % of Dutch subtitle
+    lines (86 %)."""
     global _detector
     with _lock:
         if _detector is None:
             from lingua import IsoCode639_1, LanguageDetectorBuilder
 
             codes = [getattr(IsoCode639_1, code.upper()) for code in LANGUAGES]
-            _detector = LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+            builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
+            _detector = builder.with_low_accuracy_mode().build()
         return _detector
 
 

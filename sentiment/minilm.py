@@ -20,13 +20,11 @@ import json
 import logging
 import os
 import time
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+import numpy as np
 
 from sentiment.base import LABELS, ModelError, Sentiment
 from sentiment.text import clean_text
@@ -40,6 +38,7 @@ NAME_PREFIX = "default:minilm-l6-lora-"
 # The modules LoRA adapts: every Linear inside the encoder layers (attention and MLP).
 LORA_TARGETS = ["query", "key", "value", "dense"]
 BACKENDS = ("onnx-int8", "onnx", "torch", "torch-int8")
+PAD_ID = 0  # BERT's [PAD]
 DEFAULT_BACKEND = "onnx-int8"
 # The suffix each backend adds to the model name stored with every label.
 BACKEND_SUFFIX = {"onnx-int8": "-onnx-int8", "onnx": "-onnx", "torch": "", "torch-int8": "-int8"}
@@ -64,23 +63,6 @@ def base_model_dir() -> Path:
     return path
 
 
-class MeanPoolClassifier(nn.Module):
-    """A BERT encoder, mean pooling over real tokens (as all-MiniLM-L6-v2 was trained), a head."""
-
-    def __init__(self, encoder: nn.Module, num_labels: int = len(LABELS), dropout: float = 0.1):
-        super().__init__()
-        self.encoder = encoder
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Logits, one row per text."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return self.classifier(self.dropout(pooled))
-
-
 def load_tokenizer(base_dir: Path | None = None) -> Any:
     """The MiniLM tokenizer, from the base package."""
     from transformers import AutoTokenizer
@@ -89,10 +71,22 @@ def load_tokenizer(base_dir: Path | None = None) -> Any:
     return AutoTokenizer.from_pretrained(str(base_dir or base_model_dir()), local_files_only=True)
 
 
-def load_base(base_dir: Path | None = None) -> tuple[Any, MeanPoolClassifier]:
+def fast_tokenizer(base_dir: Path, max_length: int) -> Any:
+    """The same tokenizer from its tokenizer.json, without transformers (nor torch)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def load_base(base_dir: Path | None = None) -> tuple[Any, Any]:
     """The MiniLM tokenizer, and the encoder wrapped with a fresh (untrained) head."""
     from transformers import BertConfig, BertModel
     from transformers.utils import logging as hf_logging
+
+    from sentiment.encoder import MeanPoolClassifier
 
     base_dir = base_dir or base_model_dir()
     tokenizer = load_tokenizer(base_dir)
@@ -107,58 +101,6 @@ def load_base(base_dir: Path | None = None) -> tuple[Any, MeanPoolClassifier]:
     finally:
         hf_logging.set_verbosity(verbosity)
     return tokenizer, MeanPoolClassifier(encoder)
-
-
-def token_ids(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
-    """Each text's token ids with [CLS] and [SEP], cut at ``max_length``; no padding."""
-    encoded = tokenizer(
-        list(texts),
-        truncation=True,
-        max_length=max_length,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )
-    return encoded["input_ids"]
-
-
-def length_batches(
-    ids: Sequence[Sequence[int]], batch_size: int, pad_id: int
-) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
-    """Batches of texts with similar token counts: (their indices, padded ids and mask).
-
-    Sorting by token count (then by the ids, so the same texts always form the same
-    batches whatever their order) leaves almost no padding.
-    """
-    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), ids[i]))
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        width = max(len(ids[i]) for i in chunk)
-        input_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, index in enumerate(chunk):
-            input_ids[row, : len(ids[index])] = torch.tensor(ids[index], dtype=torch.long)
-            mask[row, : len(ids[index])] = 1
-        yield chunk, {"input_ids": input_ids, "attention_mask": mask}
-
-
-def predict_logits(
-    model: nn.Module,
-    tokenizer: Any,
-    texts: Sequence[str],
-    *,
-    batch_size: int = 64,
-    max_length: int = 64,
-) -> torch.Tensor:
-    """Logits for ``texts`` in their order, run in batches of similar token counts."""
-    ids = token_ids(tokenizer, texts, max_length)
-    logits = torch.empty((len(texts), len(LABELS)), dtype=torch.float32)
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        for chunk, batch in length_batches(ids, batch_size, tokenizer.pad_token_id or 0):
-            logits[chunk] = model(**batch).float()
-    model.train(was_training)
-    return logits
 
 
 def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
@@ -177,7 +119,7 @@ def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
 
 def load_merged(
     model_dir: Path = MODEL_DIR, base_dir: Path | None = None
-) -> tuple[Any, nn.Module, dict[str, Any]]:
+) -> tuple[Any, Any, dict[str, Any]]:
     """The tokenizer, the base with the adapter merged in (eval mode), and the metadata."""
     from peft import PeftModel
 
@@ -186,16 +128,6 @@ def load_merged(
     merged = PeftModel.from_pretrained(model, str(model_dir)).merge_and_unload()
     merged.eval()
     return tokenizer, merged, metadata
-
-
-def quantize_int8(model: nn.Module) -> nn.Module:
-    """The model with its Linear layers dynamically quantised to int8 (activations stay fp32)."""
-    with warnings.catch_warnings():
-        # torch deprecates its quantized tensor types; dynamic quantisation still works.
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
 
 
 class DefaultClassifier:
@@ -220,34 +152,37 @@ class DefaultClassifier:
         self.temperature = float(metadata.get("temperature", 1.0))
         self.max_length = int(metadata.get("max_length", 64))
         self.metadata = metadata
-        self._model: nn.Module | None = None
+        self._model: Any = None
         self._onnx: Any = None
+        base_dir = base_dir or base_model_dir()
+        self._tokenizer = fast_tokenizer(base_dir, self.max_length)
         if backend.startswith("onnx"):
-            self._tokenizer = self._load_onnx(model_dir, base_dir, threads, cache_dir)
+            self._load_onnx(model_dir, base_dir, threads, cache_dir)
         if self._onnx is None:
             if backend.startswith("onnx"):
                 self.backend = "torch"  # onnxruntime is missing: logged by _load_onnx
-            self._tokenizer, self._model, _ = load_merged(model_dir, base_dir)
+            self._model = load_merged(model_dir, base_dir)[1]
             if self.backend == "torch-int8":
+                from sentiment.encoder import quantize_int8
+
                 self._model = quantize_int8(self._model)
         self.name = NAME_PREFIX + str(metadata.get("version", "0")) + BACKEND_SUFFIX[self.backend]
         LOGGER.info("loaded sentiment model %s in %.1f s", self.name, time.perf_counter() - started)
 
     def _load_onnx(
-        self, model_dir: Path, base_dir: Path | None, threads: int | None, cache_dir: Path | None
-    ) -> Any:
-        """The tokenizer, with the ONNX runner set up; None where onnxruntime is missing."""
+        self, model_dir: Path, base_dir: Path, threads: int | None, cache_dir: Path | None
+    ) -> None:
+        """Set up the ONNX runner; leave it unset where onnxruntime is missing."""
         from sentiment import onnx_backend
 
         try:
             onnx_backend.require_onnxruntime()
         except onnx_backend.OnnxUnavailableError as exc:
             LOGGER.warning("%s; running the sentiment model with torch instead", exc)
-            return None
-        base_dir = base_dir or base_model_dir()
-        key = onnx_backend.cache_key(model_dir, base_dir)
+            return
+        key = onnx_backend.cache_key(model_dir, base_dir.name, [BASE_PACKAGE])
 
-        def merged() -> nn.Module:
+        def merged() -> Any:
             return load_merged(model_dir, base_dir)[1]
 
         started = time.perf_counter()
@@ -256,36 +191,34 @@ class DefaultClassifier:
             merged,
             int8=self.backend == "onnx-int8",
             cache_dir=cache_dir,
-            threads=threads or torch.get_num_threads(),
+            threads=threads or os.cpu_count(),
         )
         if built:
             elapsed = time.perf_counter() - started
             LOGGER.info("exported the sentiment model to ONNX in %.1f s", elapsed)
-        return load_tokenizer(base_dir)
 
-    @property
-    def tokenizer(self) -> Any:
-        """The MiniLM tokenizer."""
-        return self._tokenizer
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's ids with [CLS] and [SEP], cut at the model's ``max_length``."""
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
 
-    def logits(self, texts: Sequence[str]) -> torch.Tensor:
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated logits for cleaned ``texts``, in order."""
+        ids = self.token_ids(texts)
         if self._onnx is not None:
-            ids = token_ids(self._tokenizer, texts, self.max_length)
-            return torch.from_numpy(self._onnx(ids)).reshape(len(texts), len(LABELS))
-        assert self._model is not None
-        return predict_logits(
-            self._model,
-            self._tokenizer,
-            texts,
-            batch_size=self.batch_size,
-            max_length=self.max_length,
-        )
+            return self._onnx(ids).reshape(len(texts), len(LABELS))
+        from sentiment.encoder import predict_ids
+
+        return predict_ids(self._model, ids, PAD_ID, batch_size=self.batch_size).numpy()
 
     def classify(self, texts: Sequence[str]) -> list[Sentiment]:
         """One calibrated Sentiment per text, in order; never fails on odd text."""
         if not texts:
             return []
         cleaned = [clean_text(text) for text in texts]
-        probabilities = (self.logits(cleaned) / self.temperature).softmax(dim=-1).tolist()
-        return [Sentiment.from_scores(dict(zip(LABELS, row, strict=True))) for row in probabilities]
+        scaled = self.logits(cleaned) / self.temperature
+        probabilities = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return [
+            Sentiment.from_scores(dict(zip(LABELS, row, strict=True)))
+            for row in probabilities.tolist()
+        ]

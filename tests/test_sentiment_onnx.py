@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sentiment import ModelError, onnx_backend
-from sentiment.minilm import MODEL_DIR, DefaultClassifier, base_model_dir
+from sentiment.minilm import BASE_PACKAGE, MODEL_DIR, DefaultClassifier, base_model_dir
 
 TEXTS = [
     "I love this coffee machine, it is absolutely wonderful! Best purchase ever",
@@ -89,11 +89,11 @@ def test_a_changed_adapter_gets_a_new_cache_key(tmp_path: Path) -> None:
     copy = tmp_path / "adapter"
     shutil.copytree(MODEL_DIR, copy)
     base = base_model_dir()
-    before = onnx_backend.cache_key(copy, base)
-    assert onnx_backend.cache_key(copy, base) == before
+    before = onnx_backend.cache_key(copy, base.name)
+    assert onnx_backend.cache_key(copy, base.name) == before
     metadata = copy / "sentiment.json"
     metadata.write_text(metadata.read_text().replace('"temperature"', '"temperature" '))
-    assert onnx_backend.cache_key(copy, base) != before
+    assert onnx_backend.cache_key(copy, base.name) != before
 
 
 def test_an_unwritable_cache_still_loads(
@@ -125,7 +125,7 @@ def test_a_damaged_cache_file_is_rebuilt(
     onnx_int8: DefaultClassifier, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = tmp_path / "cache"
-    key = onnx_backend.cache_key(MODEL_DIR, base_model_dir())
+    key = onnx_backend.cache_key(MODEL_DIR, base_model_dir().name, [BASE_PACKAGE])
     damaged = cache / "sentiment" / key / onnx_backend.INT8_FILE
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"cut short")

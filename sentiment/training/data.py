@@ -12,7 +12,7 @@ LOGGER = logging.getLogger(__name__)
 
 # The data lives beside the project, in ../shared/data; SENTIMENT_DATA_DIR overrides it.
 DATA_ROOT = Path(
-    os.environ.get("SENTIMENT_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get("SENTIMENT_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")
 )
 TWEETEVAL_DIR = DATA_ROOT / "tweeteval"
 UMSAB_DIR = DATA_ROOT / "umsab"

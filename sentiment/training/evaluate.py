@@ -2,14 +2,18 @@
 
     python -m sentiment.evaluate [--model default|lexicon|PATH] [--split val] [--data DIR]
                                  [--umsab] [--umsab-data DIR] [--backend onnx-int8]
+                                 [--sets select|final]
 
 Prints macro-recall (TweetEval's official metric), per-class recall, the confusion matrix,
 the expected calibration error (15 bins) and the speed in texts/s. With --umsab it also
 prints, for each of UMSAB's eight languages, macro-recall and per-class recall on its val
 split and how many texts each model labelled (``default`` routes by language: the MiniLM
-for English, the multilingual head for the rest), then the report over all of them. The
-data is read from ../shared/data (or --data / SENTIMENT_DATA_DIR); the script stops with a
-message where it is absent.
+for English, the fine-tuned multilingual-e5-small for the rest), then the report over all
+of them. The data is read from ../shared/data (or --data / SENTIMENT_DATA_DIR); the
+script stops with a message where it is absent. With --sets it prints, instead,
+macro-recall per language on the halves of the validation data that
+``sentiment.training.train_e5`` selects on or keeps for its final figure (two-class sets
+compare only the negative and positive scores).
 """
 
 from __future__ import annotations
@@ -58,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="onnx-int8 (the default), onnx, torch or torch-int8 (default model or adapter)",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--sets",
+        choices=("select", "final"),
+        help="instead: macro-recall per language on the multilingual model's selection or "
+        "final halves (sentiment.training.train_e5), for a before/after comparison",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,17 +75,17 @@ def build(model: str, batch_size: int, backend: str | None) -> Classifier:
     """The classifier named on the command line; a folder with sentiment.json is an adapter.
 
     ``default`` is what the daemon runs: the MiniLM for English and undetected posts, the
-    multilingual head for the rest (sentiment.routing). An adapter folder is evaluated
-    alone, without routing.
+    fine-tuned multilingual-e5-small for the rest (sentiment.routing). An adapter folder is
+    evaluated alone, without routing.
     """
     from sentiment.minilm import DEFAULT_BACKEND, METADATA_FILE, DefaultClassifier
 
     if model == "default":
-        from sentiment.multilingual import MultilingualClassifier
+        from sentiment.e5 import E5Classifier
         from sentiment.routing import RoutedClassifier
 
         english = DefaultClassifier(batch_size=batch_size, backend=backend or DEFAULT_BACKEND)
-        return RoutedClassifier(english, MultilingualClassifier())
+        return RoutedClassifier(english, E5Classifier())
     adapter = Path(model).expanduser()
     if (adapter / METADATA_FILE).is_file():
         return DefaultClassifier(
@@ -112,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     torch.set_num_threads(args.threads)
+    if args.sets:
+        return by_set(build(args.model, args.batch_size, args.backend), args.sets)
     try:
         texts, gold = read_split(args.data, args.split)
     except DataMissingError as exc:
@@ -126,6 +138,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"speed  {rate:.1f} texts/s (batch {args.batch_size}, {torch.get_num_threads()} threads)")
     if args.umsab:
         umsab(classifier, args.umsab_data)
+    return 0
+
+
+def by_set(classifier: Classifier, which: str) -> int:
+    """Print macro-recall on each set of the multilingual model's ``which`` split."""
+    from sentiment.training import train_e5
+
+    try:
+        _, select, final, _ = train_e5.load_data(train_e5.parse_args([]))
+    except DataMissingError as exc:
+        print(f"cannot evaluate: {exc}", file=sys.stderr)
+        return 2
+    split = select if which == "select" else final
+    predicted, probabilities, rate, models = score_routed(classifier, split.texts)
+    # Probabilities order like logits (a monotone map), which is all the scoring compares.
+    scores = train_e5.scores_by_set(split, torch.tensor(probabilities))
+    print(f"model {classifier.name}, {which} split ({len(split.texts)} texts, {rate:.0f} texts/s)")
+    for name, value in scores.items():
+        print(f"  {name:<14} {value:.4f}")
+    print(f"  {'mean':<14} {sum(scores.values()) / len(scores):.4f}")
     return 0
 
 

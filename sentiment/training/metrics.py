@@ -70,7 +70,7 @@ def fit_temperature(logits: object, gold: Sequence[int]) -> float:
         return loss
 
     optimiser.step(closure)
-    temperature = float(log_t.exp())
+    temperature = float(log_t.detach().exp())
     LOGGER.debug("fitted temperature %.4f", temperature)
     return temperature
 

@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402  (after OMP_WAIT_POLICY: torch reads it when it
 import torch  # noqa: E402
 
 from sentiment.base import LABELS
+from sentiment.encoder import predict_logits
 from sentiment.minilm import (
     BASE_PACKAGE,
     LORA_TARGETS,
@@ -46,7 +47,6 @@ from sentiment.minilm import (
     MODEL_DIR,
     base_model_dir,
     load_base,
-    predict_logits,
 )
 from sentiment.text import clean_text
 from sentiment.training.data import TWEETEVAL_DIR, read_split
