@@ -39,6 +39,10 @@ class Sentiment:
         label = max(LABELS, key=lambda name: scores[name])
         return cls(label=label, scores={name: float(scores[name]) for name in LABELS}, model=model)
 
+    def with_model(self, model: str) -> Sentiment:
+        """This Sentiment naming ``model``, unless it already names one."""
+        return self if self.model else replace(self, model=model)
+
     def with_context(
         self, *, language: str | None, uncertain_below: float, model: str
     ) -> Sentiment:

@@ -60,3 +60,29 @@ class RoutedClassifier:
                     model=sentiment.model or model.name,
                 )
         return [result for result in results if result is not None]
+
+
+class SecondOpinion:
+    """A fast model labels every post; where its top calibrated score is below ``below``,
+    a stronger, slower model labels the post instead.
+
+    The English route: the MiniLM is about twice as fast as the multilingual e5, which is
+    the more accurate on English too (TweetEval val macro-recall 0.783 against 0.730); the
+    MiniLM is unsure of about a third of the tweets, and those are where the two disagree.
+    """
+
+    def __init__(self, first: Classifier, second: Classifier, *, below: float) -> None:
+        self.first = first
+        self.second = second
+        self.below = below
+        self.name = f"{first.name}>{second.name}"
+
+    def classify(self, texts: Sequence[str]) -> list[Sentiment]:
+        """One Sentiment per text, in order, each naming the model that gave it."""
+        results = [r.with_model(self.first.name) for r in self.first.classify(texts)]
+        unsure = [i for i, result in enumerate(results) if result.confidence < self.below]
+        if unsure:
+            second = self.second.classify([texts[i] for i in unsure])
+            for index, result in zip(unsure, second, strict=True):
+                results[index] = result.with_model(self.second.name)
+        return results

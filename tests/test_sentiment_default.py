@@ -29,16 +29,21 @@ def classifier() -> Iterator[Classifier]:
 
 
 def test_the_default_model_loads_offline_with_its_metadata(classifier: Classifier) -> None:
+    from sentiment.e5 import E5Classifier
     from sentiment.minilm import DefaultClassifier
-    from sentiment.routing import RoutedClassifier
+    from sentiment.routing import RoutedClassifier, SecondOpinion
 
     assert isinstance(classifier, Classifier)
-    # English (and undetected) posts go to the MiniLM, the rest to the multilingual e5.
+    # English (and undetected) posts go to the MiniLM, which hands the posts it is unsure
+    # of to the multilingual e5; every other language goes to the e5.
     assert isinstance(classifier, RoutedClassifier)
-    english = classifier.english
+    route = classifier.english
+    assert isinstance(route, SecondOpinion) and isinstance(route.second, E5Classifier)
+    assert route.second is classifier.multilingual
+    english = route.first
     assert isinstance(english, DefaultClassifier)
     assert english.name.startswith("default:minilm-l6-lora-")
-    assert classifier.name.startswith(english.name + "+e5-small-")
+    assert classifier.name.startswith(english.name + ">e5-small-")
     assert english.metadata["labels"] == list(LABELS)
     assert 0.2 < english.temperature < 5.0
     assert english.max_length == 64

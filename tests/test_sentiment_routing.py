@@ -12,7 +12,7 @@ from sqlalchemy import select
 from connectors.base import Batch
 from sentiment import Sentiment, load_classifier
 from sentiment.language import detect_language
-from sentiment.routing import RoutedClassifier
+from sentiment.routing import RoutedClassifier, SecondOpinion
 from social_crm.alerts.escalation import escalate_pending
 from social_crm.config import EscalationConfig, load_config
 from social_crm.db import Database
@@ -93,6 +93,34 @@ def test_english_and_undetected_posts_go_to_the_english_model_others_to_the_mult
     assert english.calls == [[texts[0], texts[2], texts[4]]]
     assert multilingual.calls == [[texts[1], texts[3]]]
     assert router.classify([]) == []
+
+
+def test_a_second_opinion_labels_only_what_the_first_model_is_unsure_of() -> None:
+    class Confidence(FixedClassifier):
+        """Sure of texts that say "sure", unsure of the rest."""
+
+        def classify(self, texts: Sequence[str]) -> list[Sentiment]:
+            self.calls.append(list(texts))
+            return [
+                Sentiment.from_scores(NEGATIVE if "sure" in t else WEAK_NEGATIVE) for t in texts
+            ]
+
+    first = Confidence("fast-model", NEGATIVE)
+    second = FixedClassifier("strong-model", {"negative": 0.1, "neutral": 0.2, "positive": 0.7})
+    cascade = SecondOpinion(first, second, below=0.6)
+    results = cascade.classify(["sure thing", "hmm", "sure", "maybe"])
+    assert first.calls == [["sure thing", "hmm", "sure", "maybe"]]
+    assert second.calls == [["hmm", "maybe"]]  # asked once, for the unsure texts only
+    assert [(r.label, r.model) for r in results] == [
+        ("negative", "fast-model"),
+        ("positive", "strong-model"),
+        ("negative", "fast-model"),
+        ("positive", "strong-model"),
+    ]
+    assert cascade.classify([]) == [] and second.calls == [["hmm", "maybe"]]
+    # Routed, every result keeps the name of the model that gave it.
+    routed = RoutedClassifier(cascade, second).classify(["hmm, that is it"])
+    assert routed[0].model == "strong-model"
 
 
 def test_without_a_multilingual_model_every_post_goes_to_the_one_model() -> None:
