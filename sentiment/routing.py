@@ -68,7 +68,7 @@ class SecondOpinion:
 
     The English route: the MiniLM is about twice as fast as the multilingual e5, which is
     the more accurate on English too (TweetEval val macro-recall 0.783 against 0.730); the
-    MiniLM is unsure of about a third of the tweets, and those are where the two disagree.
+    tweets the MiniLM is unsure of are where the two disagree.
     """
 
     def __init__(self, first: Classifier, second: Classifier, *, below: float) -> None:

@@ -81,11 +81,9 @@ def build(model: str, batch_size: int, backend: str | None) -> Classifier:
     from sentiment.minilm import DEFAULT_BACKEND, METADATA_FILE, DefaultClassifier
 
     if model == "default":
-        from sentiment.e5 import E5Classifier
-        from sentiment.routing import RoutedClassifier
+        from sentiment import default_classifier
 
-        english = DefaultClassifier(batch_size=batch_size, backend=backend or DEFAULT_BACKEND)
-        return RoutedClassifier(english, E5Classifier())
+        return default_classifier(batch_size=batch_size, backend=backend)
     adapter = Path(model).expanduser()
     if (adapter / METADATA_FILE).is_file():
         return DefaultClassifier(
