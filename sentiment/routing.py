@@ -32,7 +32,9 @@ class RoutedClassifier:
         self.multilingual = multilingual
         self.uncertain_below = uncertain_below
         self.detect = detect
-        self.name = english.name if multilingual is None else f"{english.name}+{multilingual.name}"
+        # A multilingual model that already labels in the English route is not named twice.
+        separate = multilingual is not None and multilingual.name not in english.name
+        self.name = f"{english.name}+{multilingual.name}" if separate else english.name
 
     def route(self, language: str | None) -> Classifier:
         """The model for a text in ``language`` (None: not detected)."""

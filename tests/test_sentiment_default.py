@@ -43,7 +43,7 @@ def test_the_default_model_loads_offline_with_its_metadata(classifier: Classifie
     english = route.first
     assert isinstance(english, DefaultClassifier)
     assert english.name.startswith("default:minilm-l6-lora-")
-    assert classifier.name.startswith(english.name + ">e5-small-")
+    assert classifier.name == f"{english.name}>{route.second.name}"  # the e5 named once
     assert english.metadata["labels"] == list(LABELS)
     assert 0.2 < english.temperature < 5.0
     assert english.max_length == 64
