@@ -409,7 +409,9 @@ def test_two_send_jobs_at_once_post_each_reply_once_and_keep_the_limits(
     passes: list[SendPass] = []
 
     def daemon() -> None:
-        own = Database(db_url)  # each process has its own engine and connections
+        # Each daemon has its own engine and connections, taking SQLite's write lock as a
+        # transaction begins, as `social-crm run` does.
+        own = Database(db_url, immediate=True)
         start.wait()
         passes.append(send_due(own, {"reddit": network}, CONFIG, now=T))
         own.close()
