@@ -45,8 +45,11 @@ def detector(*, short: bool = False) -> Any:
 
             codes = [getattr(IsoCode639_1, code.upper()) for code in LANGUAGES]
             builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
-            _short_detector = builder.build()
-            _detector = builder.with_low_accuracy_mode().build()
+            # Loaded now rather than language by language on first use: a second at start-up
+            # instead of stalls while the first posts are labelled.
+            _short_detector = builder.with_preloaded_language_models().build()
+            fast = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
+            _detector = fast.with_low_accuracy_mode().build()
         return _short_detector if short else _detector
 
 
