@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 LABELS = ("negative", "neutral", "positive")
 
 
 class ModelError(Exception):
     """A sentiment model cannot be loaded: unknown, missing, incomplete or malformed."""
+
+
+METADATA_FILE = "sentiment.json"
+
+
+def read_metadata(model_dir: Path, *, model: str, trainer: str) -> dict[str, Any]:
+    """The labels, temperature, max_length and training record saved beside an adapter.
+
+    ``model`` names the model in the error, ``trainer`` the module that makes the files.
+    """
+    path = model_dir / METADATA_FILE
+    if not path.is_file():
+        raise ModelError(f"{model}: no trained adapter in {model_dir} (run python -m {trainer})")
+    metadata: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if list(metadata.get("labels", [])) != list(LABELS):
+        raise ModelError(f"{model_dir}: labels {metadata.get('labels')}, expected {LABELS}")
+    return metadata
 
 
 @dataclass(frozen=True, slots=True)

