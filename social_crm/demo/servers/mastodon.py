@@ -18,6 +18,7 @@ A direct status is visible only to its author and the accounts it mentions.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import html
 import json
@@ -206,6 +207,7 @@ class FakeMastodon:
         self._accounts: dict[str, _Account] = {}
         self._by_acct: dict[str, str] = {}  # lower-cased acct -> account id
         self._statuses: dict[str, _Status] = {}  # insertion order is id order
+        self._status_keys: list[int] = []  # the statuses' ids as numbers, ascending
         self._notifications: list[_Notification] = []
         self._issued: set[str] = set()  # every status and notification id handed out
         self._requests: list[RecordedRequest] = []
@@ -265,6 +267,7 @@ class FakeMastodon:
             self._accounts.clear()
             self._by_acct.clear()
             self._statuses.clear()
+            self._status_keys.clear()
             self._notifications.clear()
             self._issued.clear()
             self._requests.clear()
@@ -556,7 +559,7 @@ class FakeMastodon:
                 poll=list(poll),
                 quote_of_id=quote,
             )
-            self._statuses[status.id] = status
+            self._store(status)
             if parent:
                 parent.replies += 1
             author.statuses += 1
@@ -590,7 +593,7 @@ class FakeMastodon:
                 language=None,
                 reblog_of_id=original.id,
             )
-            self._statuses[wrapper.id] = wrapper
+            self._store(wrapper)
             account.statuses += 1
             self._notify("reblog", account, self._accounts[original.account_id], original)
             return wrapper.id
@@ -635,6 +638,8 @@ class FakeMastodon:
             }
             for gone in doomed:
                 removed = self._statuses.pop(gone)
+                keys = self._status_keys
+                del keys[bisect.bisect_left(keys, int(gone))]
                 self._accounts[removed.account_id].statuses -= 1
             self._notifications = [n for n in self._notifications if n.status_id not in doomed]
             for subscriber in self._subscribers:
@@ -698,7 +703,7 @@ class FakeMastodon:
                 uri=body["uri"],
                 url=body["url"],
             )
-            other._statuses[copy.id] = copy
+            other._store(copy)
             other._accounts[account_id].statuses += 1
             other._publish_update(copy)
         with self._lock:
@@ -710,6 +715,10 @@ class FakeMastodon:
     def _apply_edit(self, status: _Status, content: str, tags: list[str], when: datetime) -> None:
         status.content, status.tags, status.edited_at = content, tags, when
         self._publish_update(status, event="status.update")
+
+    def _store(self, status: _Status) -> None:
+        self._statuses[status.id] = status
+        bisect.insort(self._status_keys, int(status.id))
 
     def _publish_update(self, status: _Status, *, event: str = "update") -> None:
         """Send a new or edited public status to the hashtag streams that match it."""
@@ -1241,16 +1250,17 @@ class FakeMastodon:
     def _get_tag_timeline(self, request: Request, *, viewer: str | None, tag: str) -> Response:
         local = _flag(request.args.get("local"))
         remote = _flag(request.args.get("remote"))
-        items = []
-        for status in self._newer_than(request):
+        lowered = tag.lower()
+
+        def listed(status: _Status) -> bool:
             if status.reblog_of_id is not None or status.visibility != "public":
-                continue
-            if tag.lower() not in status.tags:
-                continue
+                return False
+            if lowered not in status.tags:
+                return False
             is_local = self._accounts[status.account_id].domain is None
-            if (local and not is_local) or (remote and is_local):
-                continue
-            items.append((status.id, status))
+            return not ((local and not is_local) or (remote and is_local))
+
+        items = [(status.id, status) for status in self._newer_than(request, listed)]
         items.reverse()
         page = _paginate(items, request, issued=self._issued)
         permitted = {k: request.args.getlist(k) for k in ("limit", "local", "remote", "only_media")}
@@ -1262,17 +1272,28 @@ class FakeMastodon:
             links=self.link_headers,
         )
 
-    def _newer_than(self, request: Request) -> Iterator[_Status]:
-        """The statuses newer than the request's ``min_id`` or ``since_id`` (all of them
-        without either), newest first: a poll for what is new costs what is new, not
-        everything the server holds."""
-        floor = _int(request.args.get("min_id"), None)  # _paginate reads since_id without it
-        if floor is None:
-            floor = _int(request.args.get("since_id"), None)
-        for status in reversed(self._statuses.values()):
-            if floor is not None and int(status.id) <= floor:
-                return
-            yield status
+    def _newer_than(self, request: Request, listed: Callable[[_Status], bool]) -> list[_Status]:
+        """The ``listed`` statuses newer than the request's ``min_id`` or ``since_id`` (all
+        of them without either), newest first: a poll for what is new costs what is new, not
+        everything the server holds. A ``min_id`` page (without ``max_id``) holds the oldest
+        of the newer ones, so only those are read: paging through a backlog costs a page
+        per request, as with a real server's index."""
+        args = request.args
+        min_id = _int(args.get("min_id"), None)
+        keys = self._status_keys
+        if min_id is not None and not args.get("max_id"):
+            limit, found = _limit(args.get("limit")), []
+            for at in range(bisect.bisect_right(keys, min_id), len(keys)):
+                if len(found) >= limit:
+                    break
+                status = self._statuses[str(keys[at])]
+                if listed(status):
+                    found.append(status)
+            return found[::-1]
+        floor = min_id if min_id is not None else _int(args.get("since_id"), None)
+        start = 0 if floor is None else bisect.bisect_right(keys, floor)
+        newer = (self._statuses[str(key)] for key in reversed(keys[start:]))
+        return [status for status in newer if listed(status)]
 
     def _get_notifications(self, request: Request, *, viewer: str | None) -> Response:
         types = set(request.args.getlist("types[]")) or None
