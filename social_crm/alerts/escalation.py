@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, and_, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -135,7 +135,7 @@ def escalate_batch(
     Each mention is looked at once (``escalated_at``); on PostgreSQL the rows are locked
     with SKIP LOCKED so several daemons share the work without looking at one twice. The
     conversations (and authors) of the matching ones are serialised with advisory locks,
-    taken in one order, and an alert is locked while a mention is counted in it: two
+    and the alerts they may be counted in are locked until the transaction ends: two
     daemons never open two alerts for one conversation, nor lose a count.
     """
     if not isinstance(routing, Routing):
@@ -167,7 +167,18 @@ def escalate_batch(
             matched.append((mention, rule))
     # One daemon at a time opens or extends the alert of a conversation (or of an author
     # within the cooldown): another escalating the same one waits until this commits.
-    locks.serialise(session, *(name for mention, _ in matched for name in _lock_names(mention)))
+    # Lock order, the same wherever these alerts change: advisory locks first, all at once
+    # (sorted by key), then alert rows in id order. One alert can be found by its
+    # conversation in one batch and by its author (or as the brand's crisis) in another,
+    # so the rows are locked up front, not mention by mention. None appears meanwhile: an
+    # alert becomes unresolved only under every advisory lock that finds it (``alert_locks``;
+    # escalating daemons share the crisis lock).
+    locks.serialise(
+        session,
+        *(name for mention, _ in matched for name in _lock_names(mention)),
+        shared=[crisis_lock(mention.brand) for mention, rule in matched if _joins_crisis(rule)],
+    )
+    _lock_alerts(session, matched, config)
     opened = []
     for mention, rule in matched:
         alert = _escalate(session, mention, rule, config, routing, now)
@@ -199,6 +210,46 @@ def thread_key(mention: MentionRecord) -> str:
 def _lock_names(mention: MentionRecord) -> tuple[str, str]:
     """The advisory locks escalating ``mention`` holds: its conversation's and its author's."""
     return f"alert:{thread_key(mention)}", f"alert-author:{mention.author_id}:{mention.brand}"
+
+
+def crisis_lock(brand: str) -> str:
+    """The advisory lock of ``brand``'s crisis alert: escalation counting mentions into it
+    holds it shared, what raises, reopens or updates it holds it alone."""
+    return f"alert-crisis:{brand}"
+
+
+def alert_locks(alert: Alert) -> tuple[str, ...]:
+    """The advisory locks of every escalation that may look for ``alert``: held while it
+    becomes unresolved again."""
+    if alert.kind == AlertKind.CRISIS:
+        return (crisis_lock(alert.brand),)
+    return f"alert:{alert.thread_key}", f"alert-author:{alert.author_id}:{alert.brand}"
+
+
+def _lock_alerts(
+    session: Session,
+    matched: Sequence[tuple[MentionRecord, EscalationRule]],
+    config: EscalationConfig,
+) -> None:
+    """Lock, in id order, every unresolved alert the matched mentions may be counted in:
+    their conversations', their authors' and their brands' crises."""
+    if not matched:
+        return
+    found = [Alert.thread_key.in_(sorted({thread_key(mention) for mention, _ in matched}))]
+    if config.author_cooldown_minutes > 0:
+        authors = sorted({(mention.author_id, mention.brand) for mention, _ in matched})
+        found.append(
+            and_(Alert.kind == AlertKind.MENTION, tuple_(Alert.author_id, Alert.brand).in_(authors))
+        )
+    brands = sorted({mention.brand for mention, rule in matched if _joins_crisis(rule)})
+    if brands:
+        found.append(and_(Alert.kind == AlertKind.CRISIS, Alert.brand.in_(brands)))
+    session.execute(
+        select(Alert.id)
+        .where(Alert.status != AlertStatus.RESOLVED, or_(*found))
+        .order_by(Alert.id)
+        .with_for_update()
+    )
 
 
 def _escalate(
@@ -295,9 +346,14 @@ def _author_alert(
     )
 
 
+def _joins_crisis(rule: EscalationRule) -> bool:
+    """Whether a mention matching ``rule`` is counted in its brand's crisis (medium, low)."""
+    return Severity(rule.severity).rank < Severity.HIGH.rank
+
+
 def _crisis_alert(session: Session, mention: MentionRecord, rule: EscalationRule) -> Alert | None:
     """The brand's unresolved crisis alert, which gathers its medium and low mentions."""
-    if Severity(rule.severity).rank >= Severity.HIGH.rank:
+    if not _joins_crisis(rule):
         return None
     crisis = session.scalar(
         _locked(

@@ -19,7 +19,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from social_crm.alerts.enums import AlertStatus
+from social_crm.alerts.escalation import alert_locks
 from social_crm.alerts.models import Alert, AlertNote
+from social_crm.db import locks
 from social_crm.db.base import utcnow
 from social_crm.delivery.enums import DeliveryStatus
 from social_crm.delivery.models import Delivery
@@ -93,6 +95,10 @@ def reopen(session: Session, alert_id: int, *, by: str) -> Alert:
         raise InvalidTransition(
             f"alert {alert_id} is {alert.status}; only resolved alerts can be reopened"
         )
+    # Under the locks escalation opens an alert with: a daemon escalating its conversation
+    # or author sees it reopened before locking the alerts it may count in, or commits
+    # its newer alert first (found below).
+    locks.serialise(session, *alert_locks(alert))
     newer = session.scalar(
         select(Alert.id).where(
             Alert.thread_key == alert.thread_key,

@@ -30,9 +30,10 @@ from sqlalchemy import desc, func, select
 from sqlalchemy.orm import Session
 
 from social_crm.alerts.enums import AlertKind
-from social_crm.alerts.escalation import Routing, open_alert, unresolved
+from social_crm.alerts.escalation import Routing, crisis_lock, open_alert, unresolved
 from social_crm.alerts.models import Alert
 from social_crm.config import EscalationConfig, SpikesConfig
+from social_crm.db import locks
 from social_crm.db.base import utcnow
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
 from social_crm.severity import Severity
@@ -126,12 +127,15 @@ def check_spikes(
         .group_by(MentionRecord.brand)
         .having(func.count() >= config.min_count)
     ).all()
+    checks = [measure(session, brand, config, now=now) for brand in brands]
+    spiking = [check for check in checks if check.is_spike(config)]
+    # Before any crisis alert is changed: escalation holds a brand's crisis lock (shared)
+    # before it locks any alert row, so it never holds a crisis alert this waits for
+    # while waiting for one this holds.
+    locks.serialise(session, *(crisis_lock(check.brand) for check in spiking))
     raised = []
-    for brand in brands:
-        key = crisis_key(brand, config)
-        check = measure(session, brand, config, now=now)
-        if not check.is_spike(config):
-            continue
+    for check in spiking:
+        key = crisis_key(check.brand, config)
         current = unresolved(session, key)
         if current is not None:
             # One crisis at a time per brand, until someone resolves it; note it goes on.
