@@ -151,6 +151,20 @@ class Refreshable(Protocol):
         ...
 
 
+@runtime_checkable
+class Releasable(Protocol):
+    """A connector that keeps something per source between fetches (a stream, a buffer)."""
+
+    def release(self, source: Source) -> None:
+        """Stop keeping anything for ``source``: this process no longer polls it.
+
+        The app calls it when another process took the source over, or this one let it go;
+        a later ``fetch`` of the source starts afresh from the cursor it is given. Cheap,
+        and a no-op for a source nothing is kept for. ``close`` still ends everything.
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyTarget:
     """The mention a reply answers, as the connector stored it."""

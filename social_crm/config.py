@@ -862,16 +862,26 @@ def bundled_config(name: str) -> Path:
 CORE_SECTIONS = frozenset({"brands", "data_dir", "database"})
 
 
-def load_config(path: str | Path, *, sections: Collection[str] | None = None) -> Settings:
+def load_config(
+    path: str | Path,
+    *,
+    sections: Collection[str] | None = None,
+    connector_secrets: bool = True,
+) -> Settings:
     """Read, substitute ${ENV} references in, and validate a configuration file.
 
     With ``sections``, only those top-level sections (and the core ones) are read, so a
-    command that never talks to the networks does not need their secrets.
+    command that never talks to the networks does not need their secrets. With
+    ``connector_secrets=False``, each connector entry is read for its own keys only (type,
+    enabled, polling intervals): the connector's settings, where its credentials are, are
+    neither substituted nor validated, and ``connector_settings`` stays empty.
     """
     path = Path(path)
     raw, root = _read_yaml(path)
     if sections is not None:
         raw = {key: value for key, value in raw.items() if key in CORE_SECTIONS | set(sections)}
+    if not connector_secrets and isinstance(raw.get("connectors"), dict):
+        raw["connectors"] = {key: _entry_keys(entry) for key, entry in raw["connectors"].items()}
     missing: list[tuple[str, tuple[str | int, ...]]] = []
     raw = _substitute_env(raw, (), missing)
     if missing:
@@ -886,7 +896,7 @@ def load_config(path: str | Path, *, sections: Collection[str] | None = None) ->
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, root, exc, ())) from None
-    if sections is not None and "connectors" not in sections:
+    if not connector_secrets or (sections is not None and "connectors" not in sections):
         return settings
     return settings.model_copy(
         update={"connector_settings": _connector_settings(path, root, settings)}
@@ -977,6 +987,14 @@ def _line(root: yaml.Node, loc: tuple[str | int, ...]) -> str:
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in loc)
+
+
+def _entry_keys(entry: Any) -> Any:
+    """A connector entry less the connector's own settings (anything else is left whole to
+    fail validation)."""
+    if not isinstance(entry, dict):
+        return entry
+    return {key: value for key, value in entry.items() if key in ConnectorEntry.model_fields}
 
 
 def _connector_settings(path: Path, root: yaml.Node, settings: Settings) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ import yaml
 
 from social_crm.config import load_config
 from social_crm.daemon import Daemon
+from social_crm.db import Database, heartbeats
+from social_crm.db.base import utcnow
+from social_crm.mentions.ingest import load_cursor
 
 from .commands import one_error_line, social_crm
 from .factories import BRAND
@@ -85,6 +89,51 @@ def test_commands_that_never_reach_the_networks_run_without_their_secrets(
         result = social_crm(*command, "--config", str(path))
         assert result.returncode == 0, (command, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_health_runs_without_the_connectors_secrets_and_run_still_needs_them(
+    write_config, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.sqlite'}"
+    mastodon = {**SECRET_CONNECTORS["mastodon"], "enabled": False}
+    path = write_config(
+        brands=[BRAND],
+        connectors={**SECRET_CONNECTORS, "mastodon": mastodon},
+        database={"url": url},
+    )
+    db = Database(url)
+    db.upgrade()
+    now = utcnow()
+    with db.transaction() as session:
+        heartbeats.start(session, interval_seconds=30, now=now)
+        load_cursor(session, "reddit", "Brewly:search").last_success_at = now
+        ignored = load_cursor(session, "mastodon", "Brewly:tag:brewly")  # not enabled
+        ignored.consecutive_failures, ignored.last_error = 12, "HTTP 503"
+        ignored.failing_since = now - timedelta(minutes=75)
+    # The reddit secrets are unset; the (disabled) mastodon token is set and never shown.
+    env = {"H5_MASTODON_TOKEN": "hunter2-token"}
+    healthy = social_crm("health", "--config", str(path), env=env)
+    assert (healthy.returncode, healthy.stderr) == (0, "")
+    assert healthy.stdout == "healthy: 1 daemon(s) running, 1 source(s)\n"
+
+    with db.transaction() as session:
+        failing = load_cursor(session, "reddit", "Brewly:search")
+        failing.consecutive_failures, failing.last_error = 12, "HTTP 503"
+        failing.failing_since = now - timedelta(minutes=75)
+    db.close()
+    unhealthy = social_crm("health", "--config", str(path), env=env)
+    assert (unhealthy.returncode, unhealthy.stderr) == (1, "")
+    assert unhealthy.stdout.splitlines() == [
+        "unhealthy: source reddit/Brewly:search has failed for 75 minutes (12 polls in a row): "
+        "HTTP 503"
+    ]
+
+    refused = social_crm("run", "--config", str(path), env=env)
+    line = one_error_line(refused)
+    assert "connectors.reddit.client_id: environment variable H5_REDDIT_ID is not set" in line
+    assert "connectors.reddit.client_secret: environment variable H5_REDDIT_SECRET" in line
+    assert "hunter2" not in refused.stderr + refused.stdout
+    assert "hunter2" not in healthy.stdout + unhealthy.stdout
 
 
 @pytest.mark.parametrize(

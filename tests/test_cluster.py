@@ -18,26 +18,30 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from connectors.base import Batch
+from connectors.base import Batch, Source
 from sentiment.lexicon import LexiconClassifier
 from social_crm.alerts.escalation import escalate_pending
 from social_crm.alerts.models import Alert
 from social_crm.alerts.probe import probe
-from social_crm.config import EscalationConfig, HealthConfig
+from social_crm.config import EscalationConfig, HealthConfig, Settings
+from social_crm.daemon import Daemon
 from social_crm.db import Database, heartbeats, leases
 from social_crm.db.base import utcnow
 from social_crm.demo.servers.local import LocalServer
 from social_crm.demo.servers.mastodon import FakeMastodon
 from social_crm.demo.servers.reddit import FakeReddit
 from social_crm.demo.servers.sinks import SmtpSink, WebhookSink
+from social_crm.jobs import poll
 from social_crm.mentions import source_leases
 from social_crm.mentions.classify import classify_pending
 from social_crm.mentions.ingest import load_cursor, store_batch
 from social_crm.mentions.models import MentionRecord, SentimentRecord, SourceCursor
 
+from .clock import Clock
 from .commands import one_error_line, social_crm
 from .daemons import DaemonProcess, start_daemon, wait_for
 from .factories import ANGRY, BRAND, post, store
+from .scripted_connector import ScriptedConnector, ScriptedSettings
 
 POLL_SECONDS = 1
 LEASE_SECONDS = 3  # also three poll intervals: a source's lease lasts 3 s
@@ -381,6 +385,57 @@ def test_a_free_source_nobody_polled_for_a_lease_period_is_taken_beyond_the_shar
     later = now + timedelta(seconds=LEASE_SECONDS + 1)
     held = claim(db, "reddit", keys, holder="a", seconds=LEASE_SECONDS, now=later)
     assert held == keys
+
+
+class Releasing(ScriptedConnector):
+    """A scripted connector that notes each source it is told to release; ``during_fetch``
+    runs inside the next fetch."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(ScriptedSettings(), watches=[b.watch() for b in settings.brands])
+        self.released: list[str] = []
+        self.during_fetch: Callable[[], None] | None = None
+
+    def fetch(self, source: Source, cursor: str | None) -> Batch:
+        if self.during_fetch is not None:
+            self.during_fetch()
+            self.during_fetch = None
+        return super().fetch(source, cursor)
+
+    def release(self, source: Source) -> None:
+        self.released.append(source.key)
+
+
+def test_a_source_lost_during_its_fetch_or_between_runs_is_released_on_its_connector(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings, clock = make_settings(), Clock()
+    connector = Releasing(settings)
+    daemon = Daemon(settings, connectors={"c": connector}, notifiers={}, now=clock)
+    daemon.start()
+    key, lease = "Brewly:all", source_leases.lease_seconds(settings, "c")
+
+    def taken_over() -> None:
+        """Another daemon holds the source's lease from now on."""
+        with daemon.db.transaction() as session:
+            row = load_cursor(session, "c", key)
+            row.lease_owner = "elsewhere:1:ab"
+            row.lease_expires_at = clock() + timedelta(seconds=lease)
+
+    connector.post("anna", "first")
+    assert poll(daemon.context, "c", paced=False) == 1 and connector.released == []
+    connector.post("anna", "second")
+    connector.during_fetch = taken_over
+    assert poll(daemon.context, "c", paced=False) == 0  # what it fetched is the other's
+    assert connector.released == [key]
+    assert poll(daemon.context, "c", paced=False) == 0  # still the other's: left alone
+    assert connector.released == [key] and connector.fetches == 2
+    clock.now += lease + 1  # the other stopped renewing: the source comes back
+    assert poll(daemon.context, "c", paced=False) == 1  # "second", from the stored cursor
+    taken_over()  # between two runs this time
+    assert poll(daemon.context, "c", paced=False) == 0
+    assert connector.released == [key, key]
+    daemon.close()
 
 
 @pytest.mark.postgres

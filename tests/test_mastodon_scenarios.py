@@ -30,8 +30,11 @@ from connectors.mastodon import stream as stream_module
 from social_crm.config import Brand
 from social_crm.daemon import Daemon
 from social_crm.demo.servers.mastodon import FakeMastodon
-from social_crm.jobs import poll
+from social_crm.jobs import JobContext, poll
+from social_crm.mentions import source_leases
 from social_crm.mentions.models import MentionRecord
+
+from .clock import Clock
 
 ACME = Brand(
     name="acme",
@@ -649,6 +652,87 @@ def test_close_ends_stream_threads_promptly(fake: FakeMastodon, connect: Connect
     connector.close()
     assert time.monotonic() - started < 1.5
     assert not any(t.is_alive() for t in threads)
+
+
+def test_a_lost_lease_closes_the_stream_and_a_regained_one_streams_on_from_the_stored_cursor(
+    fake: FakeMastodon, connect: Connect, make_settings: Any
+) -> None:
+    clock = Clock()
+    brands = [Brand(name="acme", hashtags=["acme"])]  # one source, one stream
+    mine = connect(streaming=True, brands=brands)
+    daemon = Daemon(make_settings(), connectors={"mastodon": mine}, notifiers={}, now=clock)
+    daemon.start()
+    here = daemon.context
+    # Another daemon on the same database, polling without a stream.
+    there = JobContext(
+        settings=here.settings,
+        db=here.db,
+        routing=here.routing,
+        connectors={"mastodon": connect(brands=brands)},
+        now=clock,
+        holder="elsewhere:1:ab",
+    )
+    lease = source_leases.lease_seconds(here.settings, "mastodon")
+    tag, name = (fake.host, "acme"), f"#acme@{fake.host}"
+
+    def stored() -> list[str]:
+        with daemon.db.transaction() as session:
+            return list(session.scalars(select(MentionRecord.text).order_by(MentionRecord.id)))
+
+    def streamed(text: str) -> None:
+        """Post ``text`` and wait until this daemon's stream holds it."""
+        status = fake.post("carl", text)
+        buffer = mine._streams[tag]._buffers["acme:tag:acme"]
+        _wait_for(lambda: _buffered(buffer, status))
+
+    assert poll(here, "mastodon") == 0  # the first poll starts the stream
+    _wait_for(lambda: fake.stream_count == 1 and mine.stream_status() == {name: "connected"})
+    assert poll(here, "mastodon", paced=False) == 0  # caught up with the open stream
+    streamed("one #acme")
+    assert poll(here, "mastodon", paced=False) == 1
+
+    clock.now += lease + 1  # this daemon stalls; its lease runs out and the other takes over
+    fake.post("carl", "two #acme")
+    assert poll(there, "mastodon", paced=False) == 1
+    assert poll(here, "mastodon", paced=False) == 0  # it finds the source is not its own
+    _wait_for(lambda: fake.stream_count == 0)  # its stream is closed: nothing buffers any more
+    assert mine.stream_status() == {}
+    fake.post("carl", "three #acme")
+    assert poll(there, "mastodon", paced=False) == 1
+
+    clock.now += lease + 1  # now the other one stalls: this daemon takes the source back
+    fake.post("carl", "four #acme")
+    assert poll(here, "mastodon", paced=False) == 1  # from the other's cursor, a fresh stream
+    _wait_for(lambda: mine.stream_status() == {name: "connected"})
+    assert poll(here, "mastodon", paced=False) == 0
+    streamed("five #acme")
+    served = len(fake.requests)
+    assert poll(here, "mastodon", paced=False) == 1
+    assert not [r for r in fake.requests[served:] if r.path.startswith("/api/v1/timelines")]
+    daemon.close()
+    assert stored() == [f"{n} #acme" for n in ("one", "two", "three", "four", "five")]
+
+
+def test_releasing_one_of_two_sources_on_a_stream_keeps_it_for_the_other(
+    fake: FakeMastodon, connect: Connect
+) -> None:
+    brands = [Brand(name="acme", hashtags=["coffee"]), Brand(name="brew", hashtags=["coffee"])]
+    connector = connect(streaming=True, brands=brands)
+    acme, brew = _source(connector, "acme:tag:coffee"), _source(connector, "brew:tag:coffee")
+    cursors = {s.key: connector.fetch(s, None).cursor for s in (acme, brew)}
+    stream = connector._streams[(fake.host, "coffee")]
+    _wait_for(lambda: stream.state == "connected")
+    cursors = {s.key: connector.fetch(s, cursors[s.key]).cursor for s in (acme, brew)}
+    connector.release(acme)
+    status = fake.post("carl", "shared #coffee")
+    _wait_for(lambda: _buffered(stream._buffers[brew.key], status))
+    assert list(stream._buffers) == [brew.key] and fake.stream_count == 1
+    assert _texts(connector.fetch(brew, cursors[brew.key])) == ["shared #coffee"]
+    connector.release(brew)
+    _wait_for(lambda: fake.stream_count == 0)
+    assert connector.stream_status() == {}
+    # Fetched again, the released source polls from the cursor it is given.
+    assert _texts(connector.fetch(acme, cursors[acme.key])) == ["shared #coffee"]
 
 
 # -- the seeded fault injector ------------------------------------------------------------

@@ -330,6 +330,23 @@ class MastodonConnector:
             stream.subscribe(key)
         return None if stream.refused else stream
 
+    def release(self, source: Source) -> None:
+        """Drop what the stream kept for ``source``; close a stream no source reads any more.
+
+        A refused stream is kept (it holds no connection): streaming is not tried again.
+        """
+        target = self._targets.get(source.key)
+        if target is None:
+            return
+        stream_key = _stream_key(target)
+        with self._lock:
+            stream = self._streams.get(stream_key)
+            if stream is None or not stream.unsubscribe(source.key) or stream.refused:
+                return
+            del self._streams[stream_key]  # a later fetch starts a new one
+        stream.close()
+        LOGGER.info("mastodon stream %s closed: no source of this process reads it", stream.name)
+
     def stream_status(self) -> dict[str, str]:
         """Each stream's state: "connected", "connecting" or "refused" (polling only)."""
         with self._lock:

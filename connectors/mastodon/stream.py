@@ -146,14 +146,21 @@ class _Stream:
         with self._lock:
             self._buffers.setdefault(key, _Buffer())
 
+    def unsubscribe(self, key: str) -> bool:
+        """Drop source ``key``'s buffer; True when no source is left to buffer for."""
+        with self._lock:
+            self._buffers.pop(key, None)
+            return not self._buffers
+
     # -- called from fetch ----------------------------------------------------------------
 
     def drain(self, key: str, cursor: str | None) -> list[Any] | None:
         """The items buffered for ``key`` since the last fetch, or None when it must poll."""
         with self._lock:
-            buffer = self._buffers[key]
+            buffer = self._buffers.get(key)
             if (
-                not self._connected
+                buffer is None
+                or not self._connected
                 or buffer.caught_up != self._generation
                 or cursor != buffer.cursor
                 or time.monotonic() - buffer.polled_at > STREAM_RESYNC_SECONDS
@@ -169,12 +176,15 @@ class _Stream:
     def invalidate(self, key: str) -> None:
         """The next fetch of ``key`` must poll."""
         with self._lock:
-            self._buffers[key].caught_up = None
+            if key in self._buffers:
+                self._buffers[key].caught_up = None
 
     def delivered(self, key: str, cursor: str | None, ids: Sequence[str]) -> None:
         """A drained batch was returned with ``cursor``."""
         with self._lock:
-            buffer = self._buffers[key]
+            buffer = self._buffers.get(key)
+            if buffer is None:
+                return  # released meanwhile
             buffer.cursor = cursor
             buffer.note_returned(ids)
 
@@ -189,7 +199,9 @@ class _Stream:
         """A poll succeeded: what was buffered before it started is covered by it."""
         generation, position = ticket
         with self._lock:
-            buffer = self._buffers[key]
+            buffer = self._buffers.get(key)
+            if buffer is None:
+                return  # released meanwhile
             while buffer.items and buffer.items[0][0] <= position:
                 buffer.items.popleft()
             still_open = self._connected and generation == self._generation

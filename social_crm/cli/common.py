@@ -30,9 +30,17 @@ ByOption = Annotated[
 ]
 
 
-def settings(config: Path | None, *, sections: Collection[str] | None = None) -> Settings:
-    """The configuration from ``config`` or the default place: ``sections`` of it, or all."""
-    return load_config(config or default_config_path(), sections=sections)
+def settings(
+    config: Path | None,
+    *,
+    sections: Collection[str] | None = None,
+    connector_secrets: bool = True,
+) -> Settings:
+    """The configuration from ``config`` or the default place: ``sections`` of it, or all
+    (``connector_secrets=False``: the connectors' own settings unread, see load_config)."""
+    return load_config(
+        config or default_config_path(), sections=sections, connector_secrets=connector_secrets
+    )
 
 
 def database(config: Path | None) -> Database:

@@ -27,7 +27,8 @@ def health(
 ) -> None:
     """Check the daemons' heartbeats and the sources; one line per problem, exit 1 if any.
 
-    For service managers and container probes: reads the database, changes nothing.
+    For service managers and container probes: reads the database, changes nothing, and
+    needs none of the connectors' secrets.
     """
     from sqlalchemy.exc import DBAPIError
 
@@ -35,7 +36,8 @@ def health(
     from social_crm.db import Database
     from social_crm.errors import DatabaseUnavailable
 
-    current = settings(config, sections=("health", "connectors"))
+    # Which connectors are enabled, not their credentials: a probe runs without them.
+    current = settings(config, sections=("health", "connectors"), connector_secrets=False)
     enabled = [name for name, entry in current.connectors.items() if entry.enabled]
     db = Database(current.database_url)
     try:

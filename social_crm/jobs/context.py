@@ -39,4 +39,7 @@ class JobContext:
     failure_logged_at: dict[str, datetime] = field(default_factory=dict)
     # Who holds this process's leases (sources, once-per-cluster jobs): "host:pid:random".
     holder: str = field(default_factory=new_holder)
+    # Per connector, the sources whose leases this process held at its last poll run: one
+    # it no longer holds is released on its connector (connectors.base.Releasable).
+    held_sources: dict[str, set[str]] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)

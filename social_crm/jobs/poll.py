@@ -1,13 +1,19 @@
-"""The poll job: fetch each due source of a connector and store what is new."""
+"""The poll job: fetch each due source of a connector and store what is new.
+
+Only the sources whose leases this daemon holds are fetched; one it lost (taken over) or
+let go (beyond its share) is released on its connector, which stops keeping anything
+for it (a Mastodon stream and its buffer).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
-from connectors.base import Batch
+from connectors.base import Batch, Releasable, Source
 from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
 from social_crm.alerts import health
 from social_crm.jobs.context import JobContext
@@ -31,6 +37,9 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
     lease = source_leases.lease_seconds(ctx.settings, name)
     keys = [source.key for source in watched]
     held = source_leases.claim(ctx.db, name, keys, holder=ctx.holder, seconds=lease, now=ctx.now())
+    before = ctx.held_sources.get(name, set())
+    release(ctx, name, [s for s in watched if s.key in before and s.key not in held])
+    ctx.held_sources[name] = set(held)
     with ctx.db.transaction() as session:
         due = sources.due_cursors(session, name, held, ctx.now(), paced=paced)
     floor, ceiling = sources.pacing_bounds(ctx.settings, name)
@@ -43,7 +52,8 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
         if not source_leases.renew(
             ctx.db, name, source.key, holder=ctx.holder, seconds=lease, now=ctx.now()
         ):
-            continue  # taken over while this run polled the sources before it
+            release(ctx, name, [source])  # taken over while this run polled the ones before it
+            continue
         cursor = due[source.key]
         try:
             batch = connector.fetch(source, cursor)
@@ -65,7 +75,7 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
                         name,
                         source.key,
                     )
-                    continue
+                    raise _TakenOver
                 row = load_cursor(session, name, source.key)
                 recovered = row.consecutive_failures > 0
                 added = store_batch(
@@ -87,6 +97,9 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
                     ceiling=ceiling,
                     now=ctx.now(),
                 )
+        except _TakenOver:
+            release(ctx, name, [source])
+            continue
         except OperationalError:
             raise  # the database's failure, not the source's (locked, full, gone away)
         except Exception as exc:  # noqa: BLE001 - nothing was stored: failed, not ok
@@ -100,6 +113,25 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             ctx.metrics.mentions_stored.labels(name, source.key).inc(added)
         stored += added
     return stored
+
+
+class _TakenOver(Exception):
+    """Another daemon holds the lease of the source being stored: nothing is stored."""
+
+
+def release(ctx: JobContext, name: str, lost: Iterable[Source]) -> None:
+    """Tell connector ``name`` that this process no longer polls ``lost`` (their leases are
+    another daemon's, or let go), so it keeps nothing for them: a stream, a buffer."""
+    connector = ctx.connectors[name]
+    held = ctx.held_sources.setdefault(name, set())
+    for source in lost:
+        held.discard(source.key)
+        if not isinstance(connector, Releasable):
+            continue
+        try:
+            connector.release(source)
+        except Exception as exc:  # noqa: BLE001 - polling the sources still held goes on
+            LOGGER.warning("connector %s could not release source %s: %s", name, source.key, exc)
 
 
 def _without_own_posts(ctx: JobContext, batch: Batch) -> Batch:
