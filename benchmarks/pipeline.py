@@ -339,6 +339,7 @@ def write_config(
     smtp: SmtpSink,
     webhook: WebhookSink,
     model: str,
+    threads: int,
     poll: float,
 ) -> None:
     """The daemons' configuration: every source at the poll interval, 0.5 s pipeline steps."""
@@ -346,7 +347,7 @@ def write_config(
     config = {
         "brands": [BRAND],
         "database": {"url": db_url},
-        "sentiment": {"model": model},
+        "sentiment": {"model": model, "threads": threads},
         "connectors": {
             "reddit": {
                 "base_url": reddit.url,
@@ -430,7 +431,7 @@ def database_mb(db: Database, url: str) -> float:
 
 def counts(db: Database) -> dict[str, Any]:
     """Stored, classified and escalated mentions, each with the time the last one was done;
-    deliveries not yet sent."""
+    deliveries due but not sent yet."""
     with db.transaction() as session:
         stored, last_stored = session.execute(
             select(func.count(MentionRecord.id), func.max(MentionRecord.ingested_at))
@@ -443,8 +444,11 @@ def counts(db: Database) -> dict[str, Any]:
                 MentionRecord.escalated_at.is_not(None)
             )
         ).one()
+        # Deliveries still to go out now: one waiting for the next digest is not.
         unsent = session.scalar(
-            select(func.count(Delivery.id)).where(Delivery.status != DeliveryStatus.SENT)
+            select(func.count(Delivery.id)).where(
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING))
+            )
         )
     return {
         "stored": (stored, last_stored),
@@ -496,13 +500,11 @@ def run(args: argparse.Namespace, items: list[Item], processes: int, root: Path)
     result = Run(args.db, processes, args.model, len(items))
     load_at_start = os.getloadavg()[0]
     root.mkdir(parents=True, exist_ok=True)
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # each daemon's inference threads
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # a transformers model's (torch) threads
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(database_url(args.db, root, args.pg_url))
         reddit = stack.enter_context(FakeReddit())
-        mastodon = stack.enter_context(
-            FakeMastodon(owner="brewly", rate_limit=MASTODON_RATE_LIMIT)
-        )
+        mastodon = stack.enter_context(FakeMastodon(owner="brewly", rate_limit=MASTODON_RATE_LIMIT))
         smtp = stack.enter_context(SmtpSink())
         webhook = stack.enter_context(WebhookSink())
         for number in range(MASTODON_AUTHORS):
@@ -523,6 +525,7 @@ def run(args: argparse.Namespace, items: list[Item], processes: int, root: Path)
             smtp=smtp,
             webhook=webhook,
             model=args.model,
+            threads=args.threads,
             poll=args.poll_interval,
         )
         daemons: list[DaemonProcess] = []
@@ -532,6 +535,7 @@ def run(args: argparse.Namespace, items: list[Item], processes: int, root: Path)
                 daemon.kill()
 
         stack.callback(stop_daemons)
+
         def start_daemons(label: str) -> None:
             daemons[:] = [
                 start_daemon(config, root / f"daemon-{number}{label}.log")

@@ -30,7 +30,7 @@ ENGLISH_SECOND_OPINION_BELOW = 0.55
 
 
 def load_classifier(
-    model: str, *, batch_size: int = 32, uncertain_below: float = 0.5
+    model: str, *, batch_size: int = 32, uncertain_below: float = 0.5, threads: int | None = None
 ) -> Classifier:
     """``default``, ``multilingual``, ``lexicon`` (VADER) or a transformers model, behind
     language detection.
@@ -39,18 +39,22 @@ def load_classifier(
     posts it is unsure of to the fine-tuned multilingual-e5-small, and every other language
     to that e5 (see sentiment.routing); ``multilingual`` sends every post to the e5; any
     other choice labels every post itself. Results carry the detected language and are
-    flagged ``uncertain`` when their top score is below ``uncertain_below``. Heavy
+    flagged ``uncertain`` when their top score is below ``uncertain_below``. ``threads``:
+    the bundled models' inference threads (default: one per core); several processes on
+    one machine each take a share of its cores. Heavy
     libraries load here, not at import time. Raises ModelError when the model cannot be loaded.
     """
     from sentiment.routing import RoutedClassifier
 
     if model == DEFAULT_MODEL:
-        return default_classifier(batch_size=batch_size, uncertain_below=uncertain_below)
+        return default_classifier(
+            batch_size=batch_size, uncertain_below=uncertain_below, threads=threads
+        )
     if model == MULTILINGUAL_MODEL:
         from sentiment.e5 import E5Classifier
 
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        english: Classifier = E5Classifier()
+        english: Classifier = E5Classifier(threads=threads)
     elif model == "lexicon":
         from sentiment.lexicon import LexiconClassifier
 
@@ -63,7 +67,11 @@ def load_classifier(
 
 
 def default_classifier(
-    *, batch_size: int = 32, uncertain_below: float = 0.5, backend: str | None = None
+    *,
+    batch_size: int = 32,
+    uncertain_below: float = 0.5,
+    backend: str | None = None,
+    threads: int | None = None,
 ) -> Classifier:
     """The ``default`` model: the MiniLM (run by ``backend``) with the e5's second opinion
     for English and undetected posts, the e5 for every other language."""
@@ -74,9 +82,11 @@ def default_classifier(
     from sentiment.minilm import DEFAULT_BACKEND, DefaultClassifier
     from sentiment.routing import RoutedClassifier, SecondOpinion
 
-    multilingual = E5Classifier()
+    multilingual = E5Classifier(threads=threads)
     english_route = SecondOpinion(
-        DefaultClassifier(batch_size=batch_size, backend=backend or DEFAULT_BACKEND),
+        DefaultClassifier(
+            batch_size=batch_size, backend=backend or DEFAULT_BACKEND, threads=threads
+        ),
         multilingual,
         below=ENGLISH_SECOND_OPINION_BELOW,
     )

@@ -206,6 +206,9 @@ class SentimentConfig(Strict):
     # A label whose top score is below this is stored as uncertain (escalation rules can
     # send such mentions to a person instead of alerting).
     uncertain_below: float = Field(0.5, ge=0.0, le=1.0)
+    # Inference threads of the bundled models, each taking a core while it classifies
+    # (default: one per core). Several daemons on one machine: give each its share.
+    threads: int | None = Field(None, ge=1, le=256)
 
 
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

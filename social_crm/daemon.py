@@ -228,6 +228,7 @@ class Daemon:
                 sentiment.model,
                 batch_size=sentiment.batch_size,
                 uncertain_below=sentiment.uncertain_below,
+                threads=sentiment.threads,
             )
         except ModelError as exc:
             raise ConfigError(str(exc)) from exc

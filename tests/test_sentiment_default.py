@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -102,6 +103,24 @@ def test_batch_order_is_preserved(classifier: Classifier) -> None:
         assert result.label == expected[text].label
         for label in LABELS:
             assert result.scores[label] == pytest.approx(expected[text].scores[label], abs=1e-4)
+
+
+def test_inference_takes_as_many_threads_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sentiment.threads``: several daemons on one machine each keep to their share."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def workers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("sentiment-onnx")}
+
+    texts = [f"Post {n}: the grinder broke again, awful" for n in range(16)]
+    texts += [f"Bericht {n}: het apparaat is kapot, vreselijk" for n in range(16)]
+    before = workers()
+    load_classifier("default", threads=1).classify(texts)
+    assert workers() == before  # one thread: the caller's own
+    load_classifier("default", threads=2).classify(texts)
+    started = workers() - before
+    # Each model runs its batch on a pool of that many workers (named ..._0, ..._1).
+    assert started and {t.name.rsplit("_", 1)[1] for t in started} <= {"0", "1"}
 
 
 def test_macro_recall_and_confusion_matrix() -> None:

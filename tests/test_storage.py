@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.base import Author, Batch
+from sentiment.lexicon import LexiconClassifier
 from social_crm.alerts.models import Alert
 from social_crm.db import Database
+from social_crm.mentions.classify import classify_pending
 from social_crm.mentions.ingest import load_cursor, store_batch
 from social_crm.mentions.models import AuthorRecord, MentionRecord, SourceCursor
 
@@ -171,3 +175,45 @@ def test_a_changed_profile_is_stored_and_sends_the_author_back_to_linking(db: Da
         author = session.scalars(select(AuthorRecord)).one()
         assert author.profile == {"note": "erik@example.com"}
         assert author.link_checked_at is None
+
+
+def test_classification_claims_read_the_backlog_through_its_index(tmp_path: Path) -> None:
+    """The claim reads the mentions not finished with (ix_mentions_unescalated), not every
+    mention ever stored: its cost follows the backlog, not the database's age."""
+    db = Database(f"sqlite:///{tmp_path / 'crm.sqlite'}")
+    db.upgrade()
+    statements: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "sentiments" in statement:
+            statements.append(statement)
+
+    with db.transaction() as session:
+        store_batch(session, "reddit", "src", Batch([mention("t3_a"), mention("t3_b")], "t3_b"))
+        assert classify_pending(session, LexiconClassifier(), limit=10) == 2
+    claim = statements[0]
+    with db.engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + claim, (None,) * claim.count("?")
+            )
+        )
+    assert "ix_mentions_unescalated" in plan, plan
+    db.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_statements_are_planned_for_the_tables_as_they_are(pg_url: str) -> None:
+    """No server-side prepared statements: a plan made while the tables were empty (a new
+    install) would be kept for the connection's life, and a work-queue claim planned for
+    empty tables reads every stored row per batch once they are full."""
+    db = Database(pg_url)
+    db.upgrade()
+    with db.engine.connect() as connection:
+        for _ in range(10):
+            connection.execute(select(func.count()).select_from(MentionRecord)).scalar_one()
+        prepared = connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
+        assert prepared.scalar_one() == 0
+    db.close()

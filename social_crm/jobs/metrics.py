@@ -47,7 +47,12 @@ def _unclassified(session: Session) -> int:
     waiting = (
         select(func.count())
         .select_from(MentionRecord)
-        .where(~labelled, MentionRecord.erased_at.is_(None), MentionRecord.expired_at.is_(None))
+        .where(
+            MentionRecord.escalated_at.is_(None),  # as classify_pending claims them: indexed
+            ~labelled,
+            MentionRecord.erased_at.is_(None),
+            MentionRecord.expired_at.is_(None),
+        )
     )
     return session.scalar(waiting) or 0
 

@@ -30,12 +30,16 @@ def classify_pending(session: Session, classifier: Classifier, *, limit: int) ->
     mentions = session.execute(
         select(MentionRecord.id, MentionRecord.text, MentionRecord.language)
         .where(
+            # Escalation marks only labelled mentions, so every unlabelled one is among those
+            # it has not looked at: the pipeline's backlog, which ix_mentions_unescalated
+            # holds in this order. The claim reads the backlog, not every mention stored.
+            MentionRecord.escalated_at.is_(None),
             ~labelled,
             # Their text is gone for good (erased, or cleared by retention): nothing to read.
             MentionRecord.erased_at.is_(None),
             MentionRecord.expired_at.is_(None),
         )
-        .order_by(MentionRecord.id)
+        .order_by(MentionRecord.created_at, MentionRecord.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()

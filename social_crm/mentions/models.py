@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -70,6 +71,14 @@ class MentionRecord(Base):
         Index("ix_mentions_created_at", "created_at", "id"),
         Index("ix_mentions_brand_created_at", "brand", "created_at", "id"),
         Index("ix_mentions_network_created_at", "network", "created_at", "id"),
+        # The pipeline's backlog, oldest first: what classification and escalation claim.
+        Index(
+            "ix_mentions_unescalated",
+            "created_at",
+            "id",
+            postgresql_where=column("escalated_at").is_(None),
+            sqlite_where=column("escalated_at").is_(None),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
