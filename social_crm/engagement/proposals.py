@@ -80,9 +80,13 @@ def propose_pending(
     if not config.rules:
         return []
     now = now or utcnow()
+    oldest = now - timedelta(hours=config.propose_max_age_hours)
     mentions = session.scalars(
         select(MentionRecord)
         .where(
+            # Older mentions get no proposal: leaving them out keeps each pass to the recent
+            # mentions (ix_mentions_created_at), not every mention ever stored.
+            MentionRecord.created_at >= oldest,
             MentionRecord.escalated_at.is_not(None),
             ~exists().where(ReplyScan.mention_id == MentionRecord.id),
         )
@@ -94,7 +98,6 @@ def propose_pending(
         .limit(limit)
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
-    oldest = now - timedelta(hours=config.propose_max_age_hours)
     by_name = {brand.name: brand for brand in brands}
     # A rule matches only mentions of its sentiments: the others need no look at their author.
     labels = {label for rule in config.rules for label in rule.sentiment}
@@ -108,7 +111,6 @@ def propose_pending(
             mention.sentiment is None
             or mention.sentiment.label not in labels
             or mention.deleted_at is not None
-            or mention.created_at < oldest
             or _own(by_name.get(mention.brand), mention)
             or contact_refusal(session, mention.author) is not None
         ):
