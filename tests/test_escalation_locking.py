@@ -98,6 +98,24 @@ def holding(db: Database, alert: Alert) -> Iterator[None]:
         yield
 
 
+def crossing(
+    db: Database,
+    held: Alert,
+    first: Callable[[Session], object],
+    second: Callable[[Session], object],
+) -> None:
+    """``first`` runs until it waits for ``held`` (locked as a person changing it would),
+    ``second`` until it waits too (or ends); then ``held`` is let go and both must finish
+    without an error: a deadlock between them fails here."""
+    with holding(db, held):
+        daemons = [Daemon(db, first)]
+        daemons[0].waits_or_ends(db)
+        daemons.append(Daemon(db, second))
+        daemons[1].waits_or_ends(db)
+    for daemon in daemons:
+        daemon.join()
+
+
 def alert(db: Database, key: str) -> Alert:
     with db.transaction() as session:
         found = session.scalar(select(Alert).where(Alert.thread_key == key))
@@ -157,13 +175,7 @@ def test_a_mention_counted_by_its_author_and_one_counted_in_the_crisis_do_not_de
         (post("zed-1", author="zed", thread="xena-1", **later(4)), ANGRY),
         (post("val-1", author="val", **later(5)), ANGRY),
     )
-    with holding(db, dora):
-        first = Daemon(db, escalating(3))
-        first.waits_or_ends(db)
-        second = Daemon(db, escalating(2))
-        second.waits_or_ends(db)
-    first.join()
-    second.join()
+    crossing(db, dora, escalating(3), escalating(2))
     after = counts(db)
     assert len(after) == len(before)  # every new mention went into an alert that was open
     assert after[xena.thread_key] == before[xena.thread_key] + 2
@@ -193,13 +205,7 @@ def test_alerts_found_by_thread_and_by_author_in_crossed_orders_do_not_deadlock(
         (post("uma-1", author="uma", thread="xena-1", **later(4)), ANGRY),
         (post("yuri-2", author="yuri", **later(5)), ANGRY),
     )
-    with holding(db, dora):
-        first = Daemon(db, escalating(3))
-        first.waits_or_ends(db)
-        second = Daemon(db, escalating(2))
-        second.waits_or_ends(db)
-    first.join()
-    second.join()
+    crossing(db, dora, escalating(3), escalating(2))
     after = counts(db)
     assert len(after) == len(before)
     assert after[xena.thread_key] == before[xena.thread_key] + 2
@@ -236,13 +242,7 @@ def test_the_spikes_check_and_escalation_counting_into_two_crises_do_not_deadloc
         )
 
     for at in (1, 2):
-        with holding(db, dora):
-            batch = Daemon(db, escalating(3))
-            batch.waits_or_ends(db)
-            spikes = Daemon(db, check(at))
-            spikes.waits_or_ends(db)
-        batch.join()
-        spikes.join()
+        crossing(db, dora, escalating(3), check(at))
     after = counts(db)
     assert len(after) == len(before)
     assert after[dora.thread_key] == before[dora.thread_key] + 2
