@@ -104,6 +104,9 @@ class Batch:
     mentions: list[Mention] = field(default_factory=list)
     cursor: str | None = None
     skipped: list[Skipped] = field(default_factory=list)  # items of the page left out
+    # More is waiting beyond ``cursor``: the fetch stopped at its page limit, and fetching
+    # again from ``cursor`` goes on where this one ended.
+    more: bool = False
 
 
 @runtime_checkable

@@ -439,6 +439,44 @@ def test_a_source_lost_during_its_fetch_or_between_runs_is_released_on_its_conne
 
 
 @pytest.mark.postgres
+class Paging(ScriptedConnector):
+    """A scripted connector that serves at most ``per_fetch`` posts a fetch, saying more
+    is waiting, as the Mastodon connector does with a backlog; notes what was stored at
+    each fetch."""
+
+    per_fetch = 3
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        super().__init__(ScriptedSettings(), watches=[b.watch() for b in settings.brands])
+        self.db = db
+        self.stored_at_fetch: list[int] = []
+
+    def fetch(self, source: Source, cursor: str | None) -> Batch:
+        self.stored_at_fetch.append(_count(self.db, select(func.count(MentionRecord.id))))
+        batch = super().fetch(source, cursor)
+        if len(batch.mentions) > self.per_fetch:
+            kept = batch.mentions[: self.per_fetch]
+            return Batch(kept, kept[-1].native_id, more=True)
+        return batch
+
+
+def test_one_poll_stores_a_backlog_a_fetch_at_a_time_until_it_has_caught_up(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    daemon = Daemon(settings, connectors={}, notifiers={}, now=Clock())
+    connector = Paging(settings, daemon.db)
+    daemon.context.connectors["c"] = connector
+    daemon.start()
+    for number in range(8):
+        connector.post("anna", f"post {number}")
+    assert poll(daemon.context, "c", paced=False) == 8
+    # Each part was stored before the next was read.
+    assert connector.stored_at_fetch == [0, 3, 6]
+    assert poll(daemon.context, "c", paced=False) == 0
+    daemon.close()
+
+
 def test_two_daemons_classifying_at_once_label_each_mention_once(pg_url: str) -> None:
     database = Database(pg_url)
     database.upgrade()

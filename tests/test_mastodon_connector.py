@@ -73,10 +73,18 @@ def connect(fake: FakeMastodon) -> Iterator[Any]:
     made: list[MastodonConnector] = []
 
     def build(
-        *, brands: list[Brand] | None = None, page_size: int = 40, token: str = "demo-token"
+        *,
+        brands: list[Brand] | None = None,
+        page_size: int = 40,
+        max_pages: int = 25,
+        token: str = "demo-token",
     ) -> MastodonConnector:
         settings = MastodonSettings(
-            api_base_url=fake.url, access_token=token, timeout_seconds=5, page_size=page_size
+            api_base_url=fake.url,
+            access_token=token,
+            timeout_seconds=5,
+            page_size=page_size,
+            max_pages_per_fetch=max_pages,
         )
         connector = MastodonConnector(
             settings, watches=[brand.watch() for brand in brands or [ACME]]
@@ -287,6 +295,32 @@ def test_more_than_a_page_leaves_no_gap(fake: FakeMastodon, connect: Any) -> Non
     pages = _timeline_requests(fake)[before:]
     assert [p.query.get("min_id") for p in pages] == [[start], [ids[4]], [ids[9]]]
     assert all(p.query["limit"] == ["5"] for p in pages)
+
+
+def test_a_backlog_comes_a_bounded_fetch_at_a_time_each_following_the_last(
+    fake: FakeMastodon, connect: Any
+) -> None:
+    """After an outage, each fetch reads at most max_pages_per_fetch pages (the oldest new
+    statuses, stored before the next are read) and says more is waiting."""
+    connector = connect(page_size=5, max_pages=2)
+    source = _source(connector, "acme:tag:acme")
+    cursor = fake.post("carl", "seen #acme")
+    texts = [f"status {i} #acme" for i in range(23)]
+    for text in texts:
+        fake.post("carl", text)
+    got: list[str] = []
+    mores: list[bool] = []
+    while True:
+        before = len(_timeline_requests(fake))
+        batch = connector.fetch(source, cursor)
+        assert len(_timeline_requests(fake)) - before <= 2  # no page read and thrown away
+        got += _texts(batch)
+        mores.append(batch.more)
+        cursor = batch.cursor
+        if not batch.more:
+            break
+    assert got == texts  # oldest first, each fetch following the last: no gap, no repeat
+    assert mores == [True, True, False]
 
 
 def test_page_boundary_exact_multiple(fake: FakeMastodon, connect: Any) -> None:

@@ -79,7 +79,7 @@ class MastodonConnector:
         self._lock = threading.RLock()
         self._targets: dict[str, _Target] = {}
         self._sources: list[Source] = []
-        self._poller = _Poller(settings.page_size)
+        self._poller = _Poller(settings.page_size, settings.max_pages_per_fetch)
         self._index = _StatusIndex(self._instances, self.instance)
         self._threads = _Threads(self._index)
         self._replies = _Replies(self._instances[self.instance])
@@ -171,6 +171,7 @@ class MastodonConnector:
                 self._check_search(source, target, batch)
                 return batch
         ticket = stream.before_poll(source.key) if stream is not None else None
+        more = False
         if target.kind == "search":
             newest_first = self._poller.collect_search(source, target, instance, cursor)
             newest = _newest_id([_item_id(i) for i in newest_first], last_id) or cursor
@@ -178,7 +179,7 @@ class MastodonConnector:
             if since is not None:
                 newest_first = self._poller.collect_since(source, target, instance, since)
             else:
-                newest_first = self._poller.collect(source, target, instance, cursor)
+                newest_first, more = self._poller.collect(source, target, instance, cursor)
             newest = _item_id(newest_first[0]) if newest_first else cursor
         if newest is None:
             # Nothing yet: listen from now on. No id is invented (a server may answer an id
@@ -187,8 +188,11 @@ class MastodonConnector:
             newest = listening_since(started - LISTEN_GRACE)
         batch = self._batch(source, target, instance, newest_first[::-1], newest)
         self._check_search(source, target, batch)
-        if stream is not None and ticket is not None:
+        # A poll that stopped short of now does not cover what the stream buffered meanwhile:
+        # the stream is trusted again after a poll that reached the end.
+        if stream is not None and ticket is not None and not more:
             stream.after_poll(source.key, ticket, batch.cursor, [_item_id(i) for i in newest_first])
+        batch.more = more
         return batch
 
     def _batch(

@@ -18,7 +18,7 @@ from connectors.mastodon.parse import _id_key, _item_id, _utc_datetime
 
 LOGGER = logging.getLogger(__name__)
 
-MAX_PAGES_PER_FETCH = 1000  # 40 000 statuses: a safety stop against a server that ignores min_id
+MAX_PAGES_PER_FETCH = 1000  # 40 000 statuses: a safety stop against a server that ignores max_id
 MAX_SEARCH_PAGES = 10  # per keyword and fetch: search is newest first, paged by offset
 SEARCH_REFUSALS = frozenset({400, 403, 404, 405, 410, 422, 501})
 
@@ -37,50 +37,59 @@ class _Target:
 class _Poller:
     """Reads pages for the sources of one connector; remembers account ids and a search refusal."""
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, max_pages: int) -> None:
         self.page_size = page_size
+        self.max_pages = max_pages  # per forward fetch (collect)
         self.search_refused = False  # once a server refuses search, until restart
         self._account_ids: dict[str, str] = {}  # acct -> id on the primary instance
 
     def collect(
         self, source: Source, target: _Target, instance: _Instance, cursor: str | None
-    ) -> list[Any]:
-        """Statuses or notifications newer than ``cursor``, newest first, with no gap.
+    ) -> tuple[list[Any], bool]:
+        """Statuses or notifications newer than ``cursor``, newest first, with no gap, and
+        whether more wait beyond them.
 
         Pages go forward in time: ``min_id`` answers hold the items just after it. The next
         page follows the ``Link: rel="prev"`` header when the server sends one
         (``fetch_previous``), else asks with ``min_id`` = the newest id of the last page.
+        After ``max_pages`` pages the oldest of the new items are returned, with more to
+        come: they follow the cursor without a gap, so the next fetch goes on from them.
         """
         page_size = self.page_size
         request = self._request(source, target, instance)
         page = self._page(source, instance, lambda: request(cursor, None, page_size))
         if cursor is None:
-            return list(page)
+            return list(page), False
         collected: list[Any] = []
         seen: set[str] = set()
-        for _ in range(MAX_PAGES_PER_FETCH):
+        for number in range(self.max_pages):
+            if number:
+                page = self._next_page(source, instance, request, page)
             fresh = [item for item in page if _item_id(item) not in seen]
             if not fresh:
-                break
+                return collected, False
             seen.update(_item_id(item) for item in fresh)
             collected[:0] = fresh  # each page is newer than the ones before it
             if len(page) < page_size:
-                break
-            previous = page
-            if getattr(previous, "_pagination_prev", None):
-                page = self._page(
-                    source,
-                    instance,
-                    lambda page=previous: instance.client.fetch_previous(page) or [],
-                )
-            else:
-                newest = _item_id(previous[0])
-                page = self._page(source, instance, lambda at=newest: request(at, None, page_size))
-        else:
-            LOGGER.warning(
-                "mastodon %s: stopped after %d pages; more remain", source.key, MAX_PAGES_PER_FETCH
+                return collected, False
+        LOGGER.debug("mastodon %s: %d pages read; more remain", source.key, self.max_pages)
+        return collected, True
+
+    def _next_page(
+        self,
+        source: Source,
+        instance: _Instance,
+        request: Callable[[str | None, str | None, int], Any],
+        previous: Any,
+    ) -> Any:
+        """The page after ``previous`` going forward: by its ``Link: rel="prev"`` when the
+        server sent one, else with ``min_id`` = its newest id."""
+        if getattr(previous, "_pagination_prev", None):
+            return self._page(
+                source, instance, lambda: instance.client.fetch_previous(previous) or []
             )
-        return collected
+        newest = _item_id(previous[0])
+        return self._page(source, instance, lambda: request(newest, None, self.page_size))
 
     def collect_since(
         self, source: Source, target: _Target, instance: _Instance, since: datetime

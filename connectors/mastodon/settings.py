@@ -32,6 +32,9 @@ class MastodonSettings(BaseModel):
     access_token: SecretStr
     timeout_seconds: float = Field(16.0, gt=0)
     page_size: int = Field(40, ge=1, le=40)
+    # Pages one fetch reads forward from a cursor. A longer backlog (after an outage) is
+    # stored a fetch at a time, each within seconds, and the poll goes on from there.
+    max_pages_per_fetch: int = Field(25, ge=1, le=1000)
     extra_instances: list[InstanceSettings] = []  # more instances' hashtag timelines
     accounts: list[str] = []  # accts (user@instance) whose own statuses every brand reads
     search: bool = False  # full-text search of each brand's keywords (opted-in posts only)

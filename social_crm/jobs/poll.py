@@ -26,7 +26,9 @@ LOGGER = logging.getLogger(__name__)
 def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
     """Fetch every due source of one connector; returns how many new mentions were stored.
 
-    A failing source waits out its backoff; ``paced=False`` skips only the pacing wait.
+    A failing source waits out its backoff; ``paced=False`` skips only the pacing wait. A
+    source whose fetch says more is waiting is fetched again in the same run, until it has
+    caught up or the daemon stops.
     """
     connector = ctx.connectors[name]
     watched = connector.sources()
@@ -44,11 +46,9 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
         due = sources.due_cursors(session, name, held, ctx.now(), paced=paced)
     floor, ceiling = sources.pacing_bounds(ctx.settings, name)
     stored = 0
-    for source in watched:
-        if ctx.stop.is_set():
-            break
-        if source.key not in due:
-            continue
+    pending = [source for source in watched if source.key in due]
+    while pending and not ctx.stop.is_set():
+        source = pending.pop(0)
         if not source_leases.renew(
             ctx.db, name, source.key, holder=ctx.holder, seconds=lease, now=ctx.now()
         ):
@@ -112,6 +112,11 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             LOGGER.info("%s/%s: %d new mention(s)", name, source.key, added)
             ctx.metrics.mentions_stored.labels(name, source.key).inc(added)
         stored += added
+        if batch.more:
+            # A backlog: its next part after the other sources have had their turn, each
+            # part stored before the next is read.
+            due[source.key] = batch.cursor
+            pending.append(source)
     return stored
 
 
