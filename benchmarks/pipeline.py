@@ -18,7 +18,8 @@ threads; several only on PostgreSQL) poll the fakes every ``--poll-interval`` se
 classify with ``--model``, link authors, escalate, propose replies and deliver each alert
 to an SMTP server and a webhook receiver on 127.0.0.1. The daemons are started, and their
 sources polled once, before the first item is published. With ``--backlog`` they are
-stopped then, the whole stream is published at once, and they are started again: the run
+stopped once each network's first item is stored, the rest of the stream is published at
+once, and they are started again: the run
 measures catching up with a backlog (after an outage, or in a crisis), where every stage
 has work waiting, rather than keeping up with a stream whose rate bounds the figures. The
 fake Mastodon's rate-limit budget is raised, as the fake Reddit's already is, so that a
@@ -273,11 +274,16 @@ class Publisher(threading.Thread):
         self._ids: list[str] = []  # the fake's id of each item published
 
     def run(self) -> None:
+        self.publish(len(self.items))
+
+    def publish(self, until: int) -> None:
+        """Publish the items not published yet up to index ``until``, at the rate."""
         began = self.first = time.time()
-        for index, item in enumerate(self.items):
-            wait = began + index / self.rate - time.time()
+        for number, index in enumerate(range(len(self._ids), until)):
+            wait = began + number / self.rate - time.time()
             if wait > 0:
                 time.sleep(wait)
+            item = self.items[index]
             self._ids.append(self._publish(item))
             self.published_at[self._key(item, self._ids[-1])] = time.time()
         self.last = time.time()
@@ -548,6 +554,14 @@ def run(args: argparse.Namespace, items: list[Item], processes: int, root: Path)
         _wait_first_polls(db)
         publisher = Publisher(items, reddit, mastodon, rate=math.inf if args.backlog else args.rate)
         if args.backlog:
+            # Each network's first item is stored while the daemons run, so its sources
+            # resume from a post they have seen, as after an outage of a source in use.
+            head = 1 + max(
+                next((n for n, item in enumerate(items) if item.network == network), 0)
+                for network in ("reddit", "mastodon")
+            )
+            publisher.publish(head)
+            _wait_stored(db, head)
             for daemon in daemons:
                 daemon.stop()
             publisher.run()
@@ -597,6 +611,17 @@ def run(args: argparse.Namespace, items: list[Item], processes: int, root: Path)
         result.latency_p95 = percentile(delays, 0.95)
         result.database_mb = database_mb(db, url)
     return result
+
+
+def _wait_stored(db: Database, count: int, timeout: float = 120) -> None:
+    """Until ``count`` mentions are stored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.transaction() as session:
+            if session.scalar(select(func.count(MentionRecord.id))) >= count:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"the daemons did not store the first {count} mentions in two minutes")
 
 
 def _wait_first_polls(db: Database, timeout: float = 120) -> None:
