@@ -33,7 +33,7 @@ from social_crm.db import Database, failure, heartbeats, sole_daemon
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
 from social_crm.errors import ConfigError, DatabaseUnavailable, SocialCrmError
-from social_crm.jobs import CONNECTOR_JOBS, JOBS, JobContext, cluster, poll
+from social_crm.jobs import CONNECTOR_JOBS, JOBS, LANES, JobContext, cluster, poll
 from social_crm.mentions import sources
 
 LOGGER = logging.getLogger(__name__)
@@ -136,8 +136,8 @@ class Daemon:
         notifiers = dict(notifiers or {})
         self.context = JobContext(
             settings=settings,
-            # Its jobs and heartbeat write from two threads: each SQLite transaction waits
-            # for the write lock first rather than fail on finding the other wrote.
+            # Its lanes and heartbeat write from several threads: each SQLite transaction
+            # waits for the write lock first rather than fail on finding another wrote.
             db=Database(settings.database_url, immediate=True),
             routing=Routing.single(list(notifiers)),
             classifier=classifier,
@@ -422,10 +422,11 @@ class Daemon:
             raise _StopDuringStartUp
 
     def _scheduler(self) -> BackgroundScheduler:
-        """Every job on its own timer, jittered; per-connector jobs once per connector."""
+        """Every job on its own timer, jittered; per-connector jobs once per connector; one
+        thread per lane (``jobs.LANES``)."""
         ctx, jitter = self.context, self.settings.scheduler.jitter_seconds
         scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={lane: ThreadPoolExecutor(max_workers=1) for lane in LANES},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
@@ -445,6 +446,7 @@ class Daemon:
                     "interval",
                     args=[ctx, connector_job, name],
                     id=f"{connector_job.name}:{name}",
+                    executor=connector_job.lane,
                     seconds=connector_job.interval(self.settings, name),
                     jitter=jitter,
                     **({"next_run_time": now} if connector_job.at_start else {}),
@@ -455,6 +457,7 @@ class Daemon:
                 "interval",
                 args=[ctx, job],
                 id=job.name,
+                executor=job.lane,
                 seconds=job.interval(self.settings),
                 jitter=jitter,
                 next_run_time=now + timedelta(seconds=offset * 0.1),

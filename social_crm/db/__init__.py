@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +154,19 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url, immediate=immediate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite takes one writer at a time. This process's threads queue for it here and
+        # are handed it as soon as it is free; SQLite's own wait, for other processes,
+        # polls for the lock with sleeps of up to 100 ms.
+        self._writer: AbstractContextManager[Any] = (
+            threading.RLock()
+            if immediate and self.engine.dialect.name == "sqlite"
+            else nullcontext()
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed together at the end, or not at all."""
-        with self._sessions.begin() as session:
+        with self._writer, self._sessions.begin() as session:
             yield session
 
     def ping(self) -> None:

@@ -3,6 +3,12 @@
 A job is a function of a `JobContext` (per-connector jobs also take the connector's name)
 that returns how many things it did. `JOBS` lists them in the order one pass runs them;
 a job with several steps runs them in order, each in its own transaction.
+
+Each job runs in a lane, a thread of its own that runs that lane's jobs one at a time:
+what talks to the social networks (`NETWORK`), what works on the stored mentions and
+alerts (`PIPELINE`), and what sends alerts to people (`DELIVERY`). A network or channel
+that is slow to answer holds up only its own lane, and one lane's waits on a network are
+another's time to work.
 """
 
 from __future__ import annotations
@@ -30,7 +36,11 @@ from social_crm.mentions.sources import pacing_bounds
 
 __all__ = [
     "CONNECTOR_JOBS",
+    "DELIVERY",
     "JOBS",
+    "LANES",
+    "NETWORK",
+    "PIPELINE",
     "ConnectorJob",
     "Job",
     "JobContext",
@@ -51,6 +61,13 @@ __all__ = [
 ]
 
 
+# The lanes: the jobs of one lane run one at a time, each lane beside the others.
+NETWORK = "network"  # polls, refreshes and replies: each network's client is used by one thread
+PIPELINE = "pipeline"  # classification to escalation, and the once-per-cluster checks
+DELIVERY = "delivery"  # alerts to email, chat and webhooks
+LANES = (NETWORK, PIPELINE, DELIVERY)
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """A periodic job: its steps run in order every ``interval(settings)`` seconds."""
@@ -60,6 +77,7 @@ class Job:
     interval: Callable[[Settings], float]
     # Run by one daemon of a cluster at a time, under the named lease `name` (jobs.cluster).
     once_per_cluster: bool = False
+    lane: str = PIPELINE
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +90,7 @@ class ConnectorJob:
     at_start: bool  # first run as the daemon starts, rather than one interval later
     # Run for a connector by one daemon at a time, under the named lease `name:connector`.
     once_per_cluster: bool = False
+    lane: str = NETWORK
 
 
 CONNECTOR_JOBS: tuple[ConnectorJob, ...] = (
@@ -107,7 +126,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job("digest", (build_digests,), lambda _s: DIGEST_CHECK_SECONDS, once_per_cluster=True),
     Job("score", (score,), lambda s: s.scheduler.score_interval_seconds, once_per_cluster=True),
-    Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds),
-    Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds),
+    Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds, lane=DELIVERY),
+    Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds, lane=NETWORK),
     Job("retention", (retention,), lambda _s: RETENTION_INTERVAL_SECONDS, once_per_cluster=True),
 )
