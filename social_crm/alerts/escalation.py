@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from social_crm.alerts.enums import AlertKind, AlertStatus
@@ -44,7 +44,7 @@ from social_crm.db.base import utcnow
 from social_crm.delivery.enums import DeliveryKind, DeliveryStatus
 from social_crm.delivery.models import Delivery
 from social_crm.errors import ConfigError
-from social_crm.mentions.models import AuthorRecord, MentionRecord, SentimentRecord
+from social_crm.mentions.models import MentionRecord, SentimentRecord, with_authors
 from social_crm.severity import Severity
 
 LOGGER = logging.getLogger(__name__)
@@ -141,24 +141,24 @@ def escalate_batch(
     if not isinstance(routing, Routing):
         routing = Routing.single(routing)
     now = now or utcnow()
-    mentions = session.scalars(
-        select(MentionRecord)
+    claimed = session.execute(
+        select(MentionRecord.id, SentimentRecord.label)
         .join(SentimentRecord)
         .where(MentionRecord.escalated_at.is_(None))
-        .options(
-            joinedload(MentionRecord.sentiment),
-            joinedload(MentionRecord.author).joinedload(AuthorRecord.customer),
-        )
         # In the order they were written: one poll can bring a reply before its post, and
         # the post (a VIP's complaint, say) should open the conversation's alert.
         .order_by(MentionRecord.created_at, MentionRecord.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
-    _mark_escalated(session, mentions, now)
+    _mark_escalated(session, [mention_id for mention_id, _ in claimed], now)
     rules = config.effective_rules
+    # A rule matches only the labels it lists: only mentions with one of those are read
+    # whole, with their authors (most mentions are not negative).
+    labels = {label for rule in rules for label in rule.sentiment}
+    wanted = [mention_id for mention_id, label in claimed if label in labels]
     matched: list[tuple[MentionRecord, EscalationRule]] = []
-    for mention in mentions:
+    for mention in with_authors(session, wanted):
         if mention.deleted_at is not None:
             continue
         facts = Facts.of(mention)
@@ -185,12 +185,11 @@ def escalate_batch(
         if alert is not None:
             opened.append(alert)
     session.flush()
-    return EscalationPass(looked_at=len(mentions), opened=opened)
+    return EscalationPass(looked_at=len(claimed), opened=opened)
 
 
-def _mark_escalated(session: Session, mentions: Sequence[MentionRecord], now: datetime) -> None:
-    """Set ``escalated_at`` on ``mentions``: one UPDATE per 500, not one flushed per object."""
-    ids = [mention.id for mention in mentions]
+def _mark_escalated(session: Session, ids: Sequence[int], now: datetime) -> None:
+    """Set ``escalated_at`` on the mentions ``ids``: one UPDATE per 500."""
     for start in range(0, len(ids), 500):
         session.execute(
             update(MentionRecord)
@@ -198,8 +197,6 @@ def _mark_escalated(session: Session, mentions: Sequence[MentionRecord], now: da
             .values(escalated_at=now)
             .execution_options(synchronize_session=False)
         )
-    for mention in mentions:
-        set_committed_value(mention, "escalated_at", now)
 
 
 def thread_key(mention: MentionRecord) -> str:

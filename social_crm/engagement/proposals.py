@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, insert, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from social_crm.alerts.rules import keyword_pattern
 from social_crm.ambassadors.enums import ReviewStatus
@@ -30,7 +30,7 @@ from social_crm.engagement import lifecycle, templates
 from social_crm.engagement.enums import ReplyAction, ReplyStatus
 from social_crm.engagement.guards import NEGATIVE_WAITS, contact_refusal
 from social_crm.engagement.models import Reply, ReplyScan
-from social_crm.mentions.models import AuthorRecord, MentionRecord
+from social_crm.mentions.models import MentionRecord, SentimentRecord, with_authors
 
 LOGGER = logging.getLogger(__name__)
 
@@ -81,8 +81,9 @@ def propose_pending(
         return []
     now = now or utcnow()
     oldest = now - timedelta(hours=config.propose_max_age_hours)
-    mentions = session.scalars(
-        select(MentionRecord)
+    claimed = session.execute(
+        select(MentionRecord.id, SentimentRecord.label)
+        .outerjoin(SentimentRecord)
         .where(
             # Older mentions get no proposal: leaving them out keeps each pass to the recent
             # mentions (ix_mentions_created_at), not every mention ever stored.
@@ -90,27 +91,24 @@ def propose_pending(
             MentionRecord.escalated_at.is_not(None),
             ~exists().where(ReplyScan.mention_id == MentionRecord.id),
         )
-        .options(
-            joinedload(MentionRecord.sentiment),
-            joinedload(MentionRecord.author).joinedload(AuthorRecord.customer),
-        )
         .order_by(MentionRecord.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=MentionRecord)
     ).all()
     by_name = {brand.name: brand for brand in brands}
-    # A rule matches only mentions of its sentiments: the others need no look at their author.
-    labels = {label for rule in config.rules for label in rule.sentiment}
-    if mentions:  # each looked at once: one multi-row INSERT for the whole batch
+    if claimed:  # each looked at once: one multi-row INSERT for the whole batch
         session.execute(
-            insert(ReplyScan), [{"mention_id": m.id, "scanned_at": now} for m in mentions]
+            insert(ReplyScan),
+            [{"mention_id": mention_id, "scanned_at": now} for mention_id, _ in claimed],
         )
+    # A rule matches only mentions of its sentiments: only those are read whole, with
+    # their authors.
+    labels = {label for rule in config.rules for label in rule.sentiment}
+    wanted = [mention_id for mention_id, label in claimed if label in labels]
     proposed = []
-    for mention in mentions:
+    for mention in with_authors(session, wanted):
         if (
-            mention.sentiment is None
-            or mention.sentiment.label not in labels
-            or mention.deleted_at is not None
+            mention.deleted_at is not None
             or _own(by_name.get(mention.brand), mention)
             or contact_refusal(session, mention.author) is not None
         ):
