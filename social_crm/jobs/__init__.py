@@ -4,11 +4,13 @@ A job is a function of a `JobContext` (per-connector jobs also take the connecto
 that returns how many things it did. `JOBS` lists them in the order one pass runs them;
 a job with several steps runs them in order, each in its own transaction.
 
-Each job runs in a lane, a thread of its own that runs that lane's jobs one at a time:
-what talks to the social networks (`NETWORK`), what works on the stored mentions and
-alerts (`PIPELINE`), and what sends alerts to people (`DELIVERY`). A network or channel
-that is slow to answer holds up only its own lane, and one lane's waits on a network are
-another's time to work.
+Each job runs in a lane, a thread that runs that lane's jobs one at a time: the pipeline
+(`PIPELINE`: polling, classification to proposals, replies and the checks) and the sending
+of alerts (`DELIVERY`). An email server or webhook that is slow to answer holds up only
+the sending, not the listening and escalation behind it. The networks share the
+pipeline's thread, so each network's client is used by one thread: in the pipeline
+benchmark a lane of their own made catching up slower (their clients' Python competes
+with the pipeline's for the interpreter while the pipeline holds SQLite's write lock).
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ __all__ = [
     "DELIVERY",
     "JOBS",
     "LANES",
-    "NETWORK",
     "PIPELINE",
     "ConnectorJob",
     "Job",
@@ -61,11 +62,10 @@ __all__ = [
 ]
 
 
-# The lanes: the jobs of one lane run one at a time, each lane beside the others.
-NETWORK = "network"  # polls, refreshes and replies: each network's client is used by one thread
-PIPELINE = "pipeline"  # classification to escalation, and the once-per-cluster checks
+# The lanes: the jobs of one lane run one at a time, each lane beside the other.
+PIPELINE = "pipeline"
 DELIVERY = "delivery"  # alerts to email, chat and webhooks
-LANES = (NETWORK, PIPELINE, DELIVERY)
+LANES = (PIPELINE, DELIVERY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class ConnectorJob:
     at_start: bool  # first run as the daemon starts, rather than one interval later
     # Run for a connector by one daemon at a time, under the named lease `name:connector`.
     once_per_cluster: bool = False
-    lane: str = NETWORK
+    lane: str = PIPELINE
 
 
 CONNECTOR_JOBS: tuple[ConnectorJob, ...] = (
@@ -127,6 +127,6 @@ JOBS: tuple[Job, ...] = (
     Job("digest", (build_digests,), lambda _s: DIGEST_CHECK_SECONDS, once_per_cluster=True),
     Job("score", (score,), lambda s: s.scheduler.score_interval_seconds, once_per_cluster=True),
     Job("deliver", (deliver,), lambda s: s.scheduler.deliver_interval_seconds, lane=DELIVERY),
-    Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds, lane=NETWORK),
+    Job("reply", (send_replies,), lambda s: s.engagement.send_interval_seconds),
     Job("retention", (retention,), lambda _s: RETENTION_INTERVAL_SECONDS, once_per_cluster=True),
 )
