@@ -85,6 +85,7 @@ def test_commands_that_never_reach_the_networks_run_without_their_secrets(
         ("customers", "export"),
         ("ambassadors", "list"),
         ("classify", "I love it"),
+        ("status",),
     ):
         result = social_crm(*command, "--config", str(path))
         assert result.returncode == 0, (command, result.stderr)

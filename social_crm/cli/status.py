@@ -26,7 +26,8 @@ def status(config: ConfigOption = None) -> None:
     from social_crm.delivery.outbox import channel_report
     from social_crm.mentions.exclusions import exclusion_report
 
-    current = settings(config)
+    # The sources' state is in the database: the connectors' credentials are not needed.
+    current = settings(config, connector_secrets=False)
     with database(config).transaction() as session:
         daemons = heartbeats.daemons(session)
         sources = health.report(session, networks=_connector_networks(current))
