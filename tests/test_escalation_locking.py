@@ -1,5 +1,6 @@
-"""Escalating daemons and the spikes check lock alerts in one order: in whatever order
-their transactions meet, none deadlocks another and every mention is counted once.
+"""Escalating daemons, the spikes check and an erasure lock mentions and alerts in one
+order: in whatever order their transactions meet, none deadlocks another and every
+mention is counted once.
 
 Each test holds one alert (as a person acting on it would) so that a daemon stops in the
 middle of its batch, lets a second transaction run into it, then lets go.
@@ -17,11 +18,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from social_crm.alerts.enums import AlertStatus
 from social_crm.alerts.escalation import Routing, escalate_pending
 from social_crm.alerts.models import Alert
 from social_crm.alerts.spikes import check_spikes
 from social_crm.config import EscalationConfig, SpikesConfig
 from social_crm.db import Database
+from social_crm.mentions.models import MentionRecord
+from social_crm.privacy.erasure import erase
 
 from .escalation import escalate
 from .factories import ANGRY, POST_T0, post, store
@@ -250,3 +254,26 @@ def test_the_spikes_check_and_escalation_counting_into_two_crises_do_not_deadloc
         crisis = alert(db, f"crisis:{brand}:60m")
         assert crisis.mention_count == before[crisis.thread_key] + 2
         assert crisis.details["last_spike_at"] == (NOW + timedelta(minutes=2)).isoformat()  # type: ignore[index]
+
+
+def test_an_erasure_and_escalation_of_the_persons_new_post_do_not_deadlock(
+    db: Database,
+) -> None:
+    store(db, (post("xena-1", author="xena", created_at=NOW - timedelta(minutes=20)), ANGRY))
+    escalate(db, now=NOW)
+    theirs = alert(db, "reddit:xena-1")  # made of xena's mentions only: the erasure closes it
+    store(db, (post("xena-2", author="xena", thread="xena-1", **later(1)), ANGRY))
+
+    def erasing(session: Session) -> object:
+        return erase(session, "reddit", "xena", by="dpo@brewly.example", now=NOW)
+
+    # The erasure waits for the alert first, escalation (claiming xena's new post) behind
+    # it; once the alert is free, each must not then wait for what the other holds.
+    crossing(db, theirs, erasing, escalating(1))
+    with db.transaction() as session:
+        left = session.scalars(
+            select(MentionRecord.native_id).where(MentionRecord.erased_at.is_(None))
+        ).all()
+        closed = session.get(Alert, theirs.id)
+    assert left == []  # both of xena's posts erased
+    assert closed is not None and closed.status == AlertStatus.RESOLVED

@@ -78,8 +78,11 @@ def chunks(ids: Sequence[int]) -> Iterator[list[int]]:
 def find_held(session: Session, person: Subject, *, lock: bool = False) -> Held:
     """Everything stored about ``person``; an author already erased is not found again.
 
-    ``lock``: the author row is locked until the transaction ends (PostgreSQL), so a poll
-    storing their next post waits for an erasure rather than writing beside it.
+    ``lock``: the author row and their mentions are locked until the transaction ends
+    (PostgreSQL), so a poll storing their next post waits for an erasure rather than
+    writing beside it. The mentions are locked before any of their alerts is changed:
+    escalation claims mentions before it locks their alerts, and skips locked ones, so
+    the two never wait for each other in a circle.
     """
     held = Held(person)
     query = select(AuthorRecord).where(
@@ -105,13 +108,12 @@ def find_held(session: Session, person: Subject, *, lock: bool = False) -> Held:
     author = held.author
     if author is None:
         return held
-    held.mention_ids = list(
-        session.scalars(
-            select(MentionRecord.id)
-            .where(MentionRecord.author_id == author.id, MentionRecord.erased_at.is_(None))
-            .order_by(MentionRecord.created_at, MentionRecord.id)
-        )
+    mentions = (
+        select(MentionRecord.id)
+        .where(MentionRecord.author_id == author.id, MentionRecord.erased_at.is_(None))
+        .order_by(MentionRecord.created_at, MentionRecord.id)
     )
+    held.mention_ids = list(session.scalars(mentions.with_for_update() if lock else mentions))
     held.suggestions = list(
         session.scalars(
             select(LinkSuggestion)
