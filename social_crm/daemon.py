@@ -438,6 +438,14 @@ class Daemon:
         scheduler.add_listener(
             blocked.on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
         )
+
+        def poll_again_if_backlogged(event: JobEvent) -> None:
+            # After the jobs queued in its lane meanwhile: they take turns with the backlog.
+            job, _, connector = event.job_id.partition(":")
+            if job == "poll" and connector in ctx.backlogged and not ctx.stop.is_set():
+                scheduler.modify_job(event.job_id, next_run_time=datetime.now(UTC))
+
+        scheduler.add_listener(poll_again_if_backlogged, EVENT_JOB_EXECUTED)
         now = datetime.now(UTC)
         for name in ctx.connectors:
             for connector_job in CONNECTOR_JOBS:

@@ -438,7 +438,6 @@ def test_a_source_lost_during_its_fetch_or_between_runs_is_released_on_its_conne
     daemon.close()
 
 
-@pytest.mark.postgres
 class Paging(ScriptedConnector):
     """A scripted connector that serves at most ``per_fetch`` posts a fetch, saying more
     is waiting, as the Mastodon connector does with a backlog; notes what was stored at
@@ -475,6 +474,51 @@ def test_one_poll_stores_a_backlog_a_fetch_at_a_time_until_it_has_caught_up(
     assert connector.stored_at_fetch == [0, 3, 6]
     assert poll(daemon.context, "c", paced=False) == 0
     daemon.close()
+
+
+class SlowPaging(Paging):
+    """Paging whose every fetch takes a while, as reading a page of statuses does; notes
+    how many mentions were classified at each fetch."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        super().__init__(settings, db)
+        self.classified_at_fetch: list[int] = []
+
+    def fetch(self, source: Source, cursor: str | None) -> Batch:
+        self.classified_at_fetch.append(
+            _count(self.db, select(func.count(SentimentRecord.mention_id)))
+        )
+        time.sleep(0.4)
+        return super().fetch(source, cursor)
+
+
+def test_a_long_backlog_is_read_in_turns_with_classification_between_them(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(scheduler={"process_interval_seconds": 0.5, "jitter_seconds": 0})
+    daemon = Daemon(settings, connectors={}, notifiers={})
+    connector = SlowPaging(settings, daemon.db)
+    daemon.context.connectors["c"] = connector
+    for number in range(36):
+        connector.post("anna", f"post {number}, I love it")
+    daemon.db.upgrade()  # for the counts below while the daemon starts
+    runner = threading.Thread(target=daemon.run, kwargs={"handle_signals": False})
+    runner.start()
+    try:
+        wait_for(
+            lambda: _count(daemon.db, select(func.count(SentimentRecord.mention_id))) == 36,
+            timeout=60,
+            what="the backlog stored and classified",
+        )
+    finally:
+        daemon.stop()
+        runner.join(30)
+    # Twelve fetches of 0.4 s: the pipeline, which shares the poll's thread, classified
+    # what the first turns stored while the backlog was still being read.
+    fetches = connector.classified_at_fetch
+    assert len(fetches) >= 12
+    assert any(classified > 0 for classified in fetches[:11]), fetches
+    assert _count(daemon.db, select(func.count(MentionRecord.id))) == 36
 
 
 def test_two_daemons_classifying_at_once_label_each_mention_once(pg_url: str) -> None:

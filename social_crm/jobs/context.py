@@ -42,4 +42,6 @@ class JobContext:
     # Per connector, the sources whose leases this process held at its last poll run: one
     # it no longer holds is released on its connector (connectors.base.Releasable).
     held_sources: dict[str, set[str]] = field(default_factory=dict)
+    # The connectors whose last poll run ended its turn with a backlog still to read.
+    backlogged: set[str] = field(default_factory=set)
     metrics: Metrics = field(default_factory=Metrics)

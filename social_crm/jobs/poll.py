@@ -8,6 +8,7 @@ for it (a Mastodon stream and its buffer).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -22,13 +23,19 @@ from social_crm.mentions.ingest import load_cursor, store_batch
 
 LOGGER = logging.getLogger(__name__)
 
+# A backlog is read in turns of about this long: the pipeline shares the poll job's
+# thread, and classifies and escalates what was stored between turns.
+BACKLOG_TURN_SECONDS = 2.0
+
 
 def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
     """Fetch every due source of one connector; returns how many new mentions were stored.
 
     A failing source waits out its backoff; ``paced=False`` skips only the pacing wait. A
-    source whose fetch says more is waiting is fetched again in the same run, until it has
-    caught up or the daemon stops.
+    source whose fetch says more is waiting is fetched again in the same run, for
+    ``BACKLOG_TURN_SECONDS``; then the run ends with that source due at once, and the
+    connector's name in ``ctx.backlogged`` (the daemon runs the job again after the
+    jobs waiting behind it).
     """
     connector = ctx.connectors[name]
     watched = connector.sources()
@@ -47,6 +54,8 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
     floor, ceiling = sources.pacing_bounds(ctx.settings, name)
     stored = 0
     pending = [source for source in watched if source.key in due]
+    ctx.backlogged.discard(name)
+    turn_ends = time.monotonic() + BACKLOG_TURN_SECONDS
     while pending and not ctx.stop.is_set():
         source = pending.pop(0)
         if not source_leases.renew(
@@ -97,6 +106,8 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
                     ceiling=ceiling,
                     now=ctx.now(),
                 )
+                if batch.more:
+                    row.next_poll_at = ctx.now()  # the rest of its backlog: due at once
         except _TakenOver:
             release(ctx, name, [source])
             continue
@@ -112,11 +123,13 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             LOGGER.info("%s/%s: %d new mention(s)", name, source.key, added)
             ctx.metrics.mentions_stored.labels(name, source.key).inc(added)
         stored += added
-        if batch.more:
+        if batch.more and time.monotonic() < turn_ends:
             # A backlog: its next part after the other sources have had their turn, each
             # part stored before the next is read.
             due[source.key] = batch.cursor
             pending.append(source)
+        elif batch.more:
+            ctx.backlogged.add(name)
     return stored
 
 
