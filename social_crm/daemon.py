@@ -439,13 +439,13 @@ class Daemon:
             blocked.on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
         )
 
-        def poll_again_if_backlogged(event: JobEvent) -> None:
-            # After the jobs queued in its lane meanwhile: they take turns with the backlog.
-            job, _, connector = event.job_id.partition(":")
-            if job == "poll" and connector in ctx.backlogged and not ctx.stop.is_set():
+        def run_again(event: JobEvent) -> None:
+            # After the jobs queued in its lane meanwhile: they take turns with its work.
+            if event.job_id in ctx.run_again and not ctx.stop.is_set():
+                ctx.run_again.discard(event.job_id)
                 scheduler.modify_job(event.job_id, next_run_time=datetime.now(UTC))
 
-        scheduler.add_listener(poll_again_if_backlogged, EVENT_JOB_EXECUTED)
+        scheduler.add_listener(run_again, EVENT_JOB_EXECUTED)
         now = datetime.now(UTC)
         for name in ctx.connectors:
             for connector_job in CONNECTOR_JOBS:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -128,6 +130,44 @@ def test_credentials_refused_to_the_refresh_job_disable_the_connector_once(
         reason
     ]
     assert notifier.sent == [f"[social-crm] health: {reason}"]
+    daemon.close()
+
+
+def test_a_long_refresh_pass_goes_in_turns_and_reads_each_mention_once(
+    make_settings, monkeypatch
+) -> None:
+    job = importlib.import_module("social_crm.jobs.refresh")
+    monkeypatch.setattr(job, "REFRESH_CHUNK", 2)
+    monkeypatch.setattr(job, "TURN_SECONDS", 0.5)
+    settings = make_settings()
+    connector = scripted(settings)
+    daemon, _ = daemon_with(settings, connector)
+    posted = [connector.post("anna", f"post {number}") for number in range(12)]
+    daemon.run_cycle()
+    connector.edits[posted[-1]] = "post 11, edited"
+    asked: list[list[str]] = []
+    reread = connector.refresh
+
+    def slow(native_ids, *, locators=None):  # type: ignore[no-untyped-def]
+        asked.append(list(native_ids))
+        time.sleep(0.2)  # a request per chunk, as to a real network
+        return reread(native_ids, locators=locators)
+
+    connector.refresh = slow  # type: ignore[method-assign]
+    changed, runs = 0, 0
+    while True:
+        changed += refresh(daemon.context, "c0")
+        runs += 1
+        if "refresh:c0" not in daemon.context.run_again:
+            break
+        daemon.context.run_again.discard("refresh:c0")  # as the daemon does, running it again
+        assert runs < 10
+    # Six chunks at 0.2 s in turns of 0.5 s: several runs, none re-reading a mention.
+    assert runs >= 2
+    assert sorted(i for chunk in asked for i in chunk) == sorted(posted)
+    assert changed == 1
+    assert refresh(daemon.context, "c0") == 0  # a new pass starts from the window again
+    assert len(asked) > 6
     daemon.close()
 
 

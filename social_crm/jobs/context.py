@@ -18,6 +18,10 @@ from social_crm.delivery.channels import Notifier
 from social_crm.jobs.metrics import Metrics
 from social_crm.listening import RuleSet
 
+# A job with much to do (a backlog, a long refresh) works in turns of about this long:
+# the pipeline shares its thread, and classifies and escalates between turns.
+TURN_SECONDS = 2.0
+
 
 @dataclass(slots=True)
 class JobContext:
@@ -42,6 +46,9 @@ class JobContext:
     # Per connector, the sources whose leases this process held at its last poll run: one
     # it no longer holds is released on its connector (connectors.base.Releasable).
     held_sources: dict[str, set[str]] = field(default_factory=dict)
-    # The connectors whose last poll run ended its turn with a backlog still to read.
-    backlogged: set[str] = field(default_factory=set)
+    # Jobs (by scheduler id, "poll:reddit") whose last run ended its turn with work left:
+    # the daemon runs each again at once, after the jobs queued in its lane meanwhile.
+    run_again: set[str] = field(default_factory=set)
+    # Per connector, the mentions (native id, locator) its refresh pass has still to re-read.
+    refreshing: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)

@@ -17,15 +17,11 @@ from sqlalchemy.exc import OperationalError
 from connectors.base import Batch, Releasable, Source
 from connectors.errors import AuthenticationError, ConnectorError, RateLimitedError
 from social_crm.alerts import health
-from social_crm.jobs.context import JobContext
+from social_crm.jobs.context import TURN_SECONDS, JobContext
 from social_crm.mentions import source_leases, sources
 from social_crm.mentions.ingest import load_cursor, store_batch
 
 LOGGER = logging.getLogger(__name__)
-
-# A backlog is read in turns of about this long: the pipeline shares the poll job's
-# thread, and classifies and escalates what was stored between turns.
-BACKLOG_TURN_SECONDS = 2.0
 
 
 def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
@@ -33,9 +29,8 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
 
     A failing source waits out its backoff; ``paced=False`` skips only the pacing wait. A
     source whose fetch says more is waiting is fetched again in the same run, for
-    ``BACKLOG_TURN_SECONDS``; then the run ends with that source due at once, and the
-    connector's name in ``ctx.backlogged`` (the daemon runs the job again after the
-    jobs waiting behind it).
+    ``TURN_SECONDS``; then the run ends with that source due at once, and the job in
+    ``ctx.run_again``.
     """
     connector = ctx.connectors[name]
     watched = connector.sources()
@@ -54,8 +49,7 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
     floor, ceiling = sources.pacing_bounds(ctx.settings, name)
     stored = 0
     pending = [source for source in watched if source.key in due]
-    ctx.backlogged.discard(name)
-    turn_ends = time.monotonic() + BACKLOG_TURN_SECONDS
+    turn_ends = time.monotonic() + TURN_SECONDS
     while pending and not ctx.stop.is_set():
         source = pending.pop(0)
         if not source_leases.renew(
@@ -129,7 +123,7 @@ def poll(ctx: JobContext, name: str, *, paced: bool = True) -> int:
             due[source.key] = batch.cursor
             pending.append(source)
         elif batch.more:
-            ctx.backlogged.add(name)
+            ctx.run_again.add(f"poll:{name}")
     return stored
 
 
