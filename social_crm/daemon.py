@@ -33,7 +33,7 @@ from social_crm.db import Database, failure, heartbeats, sole_daemon
 from social_crm.db.base import utcnow
 from social_crm.delivery.channels import Notifier, build_notifiers
 from social_crm.errors import ConfigError, DatabaseUnavailable, SocialCrmError
-from social_crm.jobs import CONNECTOR_JOBS, JOBS, LANES, JobContext, cluster, poll
+from social_crm.jobs import CONNECTOR_JOBS, JOBS, LANES, PIPELINE, JobContext, cluster, poll
 from social_crm.mentions import sources
 
 LOGGER = logging.getLogger(__name__)
@@ -454,7 +454,7 @@ class Daemon:
                     "interval",
                     args=[ctx, connector_job, name],
                     id=f"{connector_job.name}:{name}",
-                    executor=connector_job.lane,
+                    executor=PIPELINE,
                     seconds=connector_job.interval(self.settings, name),
                     jitter=jitter,
                     **({"next_run_time": now} if connector_job.at_start else {}),

@@ -82,7 +82,8 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class ConnectorJob:
-    """A periodic job run for each connector on its own timer."""
+    """A periodic job run for each connector on its own timer, in the pipeline's lane (so
+    each network's client is used by one thread)."""
 
     name: str
     run: Callable[[JobContext, str], int]
@@ -90,7 +91,6 @@ class ConnectorJob:
     at_start: bool  # first run as the daemon starts, rather than one interval later
     # Run for a connector by one daemon at a time, under the named lease `name:connector`.
     once_per_cluster: bool = False
-    lane: str = PIPELINE
 
 
 CONNECTOR_JOBS: tuple[ConnectorJob, ...] = (
